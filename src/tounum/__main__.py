@@ -1,0 +1,5 @@
+import sys
+
+from tounum.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""tounum.caption"""

@@ -1,0 +1,134 @@
+"""The one place for configuration: plain dataclasses with defaults, read and written as TOML.
+
+Each stage takes its own section (``Config().enhance``, ``Config().caption``...), so a library
+caller can build just the part it needs, and ``tounum run --config FILE`` overrides any field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+
+def cache_dir() -> Path:
+    """Folder for converted weights and feature caches (``$TOUNUM_CACHE`` or ``~/.cache/tounum``)."""
+    root = os.environ.get("TOUNUM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tounum"
+    )
+    return Path(root)
+
+
+@dataclass
+class IOConfig:
+    max_pixels: int = 200_000_000  # decompression-bomb guard
+    jpeg_quality: int = 92  # quality of enhanced JPEG copies
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "efficientnet_lite0"  # or "keras_file" with `weights` pointing at a Keras model file
+    weights: str = ""  # path for the "keras_file" backbone
+    batch_size: int = 32
+    resize: str = "pad"  # "pad" keeps the aspect ratio; "squash" matches squashed training photos
+    feature_cache: str = ""  # folder for the float16 feature cache; empty: no cache
+
+
+@dataclass
+class EnhanceConfig:
+    method: str = "auto"
+
+
+@dataclass
+class ClassifyConfig:
+    model_dir: str = ""  # empty: the model shipped in the package
+
+
+@dataclass
+class CaptionConfig:
+    model_dir: str = ""  # empty: the model shipped in the package
+    beam: int = 3
+    max_length: int = 30
+
+
+@dataclass
+class RunConfig:
+    workers: int = 0  # 0: one per core
+    enhance: bool = True
+    caption: bool = True
+    engine: str = "local"  # "local" or "dask"
+    scheduler: str = ""  # dask scheduler address; empty: a local cluster
+
+
+@dataclass
+class Config:
+    io: IOConfig = field(default_factory=IOConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    enhance: EnhanceConfig = field(default_factory=EnhanceConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used."""
+
+
+def _merge(obj: Any, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table, got {type(value).__name__}")
+            _merge(current, value, f"{where}.{key}")
+        else:
+            expected = type(current)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(
+                    f"{where}.{key}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
+                )
+            setattr(obj, key, value)
+    return obj
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """Defaults overridden by ``values`` (nested tables by section); unknown keys are errors."""
+    return _merge(Config(), values, "config")
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read a TOML configuration file; every missing key keeps its default.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.toml"
+    >>> _ = p.write_text("[caption]\\nbeam = 5\\n")
+    >>> load(p).caption.beam
+    5
+    """
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return _merge(Config(), values, str(path))
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def dumps(config: Config) -> str:
+    """The configuration as TOML text, every key written (what ``--print-config`` shows)."""
+    return tomli_w.dumps(to_dict(config))
