@@ -58,11 +58,15 @@ class CaptionConfig:
 
 @dataclass
 class RunConfig:
-    workers: int = 0  # 0: one per core
-    enhance: bool = True
-    caption: bool = True
+    workers: int = 0  # processes for reading and enhancing; 0: one per core; 1: no pool
+    batch_size: int = 16  # files per batch: the unit of model inference, memory and resume
+    enhance: bool = True  # clean the images and write enhanced copies
+    classify: bool = True  # backbone features + document type (caption needs it)
+    caption: bool = True  # caption the photos
+    name_by: str = ""  # "caption": name photo copies after their caption; empty: input names
     engine: str = "local"  # "local" or "dask"
     scheduler: str = ""  # dask scheduler address; empty: a local cluster
+    report_thumbnails: int = 24  # before/after pairs and captioned photos shown in report.html
 
 
 @dataclass

@@ -1,0 +1,106 @@
+"""The per-image result: one `Record` per input file; the results table is built from records.
+
+A record travels from the worker that made it to the rows file of its batch and from there into
+``results.csv`` / ``results.parquet``; `COLUMNS` fixes the order and `Record.from_row` reads one
+back, so that a resumed run merges old and new rows the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "error", "skipped")
+
+
+@dataclass
+class Record:
+    """What tounum did with one input file.
+
+    ``path`` is relative to its input ``root`` with ``/`` separators; ``key`` identifies the input
+    together with its content and the settings (the resume key). Missing measurements are ``None``
+    (``NaN`` in the tables), never a made-up number.
+    """
+
+    path: str
+    root: str = ""
+    key: str = ""
+    status: str = "ok"
+    error: str = ""
+    sha256: str = ""
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str = ""
+    doc_type: str = ""
+    p_photo: float | None = None
+    p_painting: float | None = None
+    p_sketch: float | None = None
+    p_schematic: float | None = None
+    p_text: float | None = None
+    is_photo: bool | None = None
+    caption: str = ""
+    caption_score: float | None = None
+    noise_before: float | None = None
+    sharpness_before: float | None = None
+    noise_after: float | None = None
+    sharpness_after: float | None = None
+    enhance_steps: str = ""  # JSON list of {"op": ..., params...}
+    enhanced_path: str = ""  # relative to the output folder, "/" separators
+    t_read: float | None = None
+    t_enhance: float | None = None
+    t_features: float | None = None
+    t_classify: float | None = None
+    t_caption: float | None = None
+    t_write: float | None = None
+    t_total: float | None = None
+    warnings: str = ""  # "; "-joined
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # not a column: worker scratch
+
+    def fail(self, message: str) -> Record:
+        """Mark the record as failed with a message naming the file and the problem."""
+        self.status = "error"
+        self.error = message if self.path in message else f"{self.path}: {message}"
+        return self
+
+    def add_warning(self, message: str) -> None:
+        self.warnings = f"{self.warnings}; {message}" if self.warnings else message
+
+    def to_row(self) -> dict[str, Any]:
+        """The record as one table row (every column of `COLUMNS`, in order)."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Record:
+        """Inverse of `to_row`; NaN read back from a table becomes ``None``."""
+        values = {}
+        for name in COLUMNS:
+            value = row.get(name)
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            if value is None and _DEFAULTS[name] is not None:
+                value = _DEFAULTS[name]
+            values[name] = value
+        return cls(**values)
+
+
+COLUMNS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "extra")
+_DEFAULTS = {
+    f.name: (f.default if f.default is not dataclasses.MISSING else None)
+    for f in dataclasses.fields(Record)
+}
+_ARROW_TYPES = {"str": "string", "int | None": "int64", "float | None": "float64",
+                "bool | None": "bool"}
+QUALITY_MEASURES = ("noise", "sharpness")  # each has a _before and an _after column
+
+
+def arrow_schema() -> Any:
+    """The pyarrow schema of the results table (nullable numbers stay numbers, not objects)."""
+    import pyarrow as pa
+
+    return pa.schema([
+        (f.name, pa.type_for_alias(_ARROW_TYPES[f.type]))
+        for f in dataclasses.fields(Record) if f.name != "extra"
+    ])
