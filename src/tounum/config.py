@@ -47,6 +47,18 @@ class EnhanceConfig:
 @dataclass
 class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
+    # training (tounum train classifier): features, then a head on the pooled features
+    augmented_views: int = 3  # "as scanned" views per train image, besides the clean one
+    holdout: float = 0.15  # share of train held out for early stopping and temperature
+    seed: int = 0
+    hidden: int = 0  # 0: dropout + one dense layer; >0: a ReLU layer of this width first
+    dropout: float = 0.3
+    weight_decay: float = 1e-4  # L2 factor on the dense kernels
+    learning_rate: float = 1e-3
+    epochs: int = 150
+    batch_size: int = 64
+    patience: int = 10  # early stopping on held-out loss; 0: train all epochs
+    min_photo_recall: float = 0.99  # the is_photo threshold keeps at least this recall on dev
 
 
 @dataclass

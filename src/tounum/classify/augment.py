@@ -1,0 +1,235 @@
+"""Scan-condition augmentations: (H, W, 3) uint8 in, (H', W', 3) uint8 out, seeded.
+
+Each function is one thing a scanner, a printer or old paper does to a document; :func:`scan_view`
+draws a random combination of them so that the classifier learns what a photo or a text page *is*
+rather than the quirks of the training sources (image size, JPEG grain, white receipt paper).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+Seed = int | np.random.Generator | None
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def jpeg(pixels: np.ndarray, quality: int = 30) -> np.ndarray:
+    """Re-encode as JPEG at ``quality`` (1-100) and decode again.
+
+    Example
+    -------
+    >>> jpeg(np.zeros((8, 8, 3), np.uint8), 30).shape
+    (8, 8, 3)
+    """
+    ok, buf = cv2.imencode(".jpg", pixels[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def gaussian_noise(pixels: np.ndarray, sigma: float = 15.0, seed: Seed = None) -> np.ndarray:
+    """Add white Gaussian noise of standard deviation ``sigma`` (on 0..255).
+
+    Example
+    -------
+    >>> gaussian_noise(np.full((4, 4, 3), 128, np.uint8), 15, seed=0).dtype
+    dtype('uint8')
+    """
+    noise = _rng(seed).normal(0.0, sigma, pixels.shape)
+    return _to_uint8(pixels + noise)
+
+
+def gaussian_blur(pixels: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """Gaussian blur of standard deviation ``sigma`` pixels (an out-of-focus or low-DPI scan).
+
+    Example
+    -------
+    >>> gaussian_blur(np.zeros((9, 9, 3), np.uint8), 1.5).shape
+    (9, 9, 3)
+    """
+    return cv2.GaussianBlur(pixels, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma))
+
+
+def greyscale(pixels: np.ndarray) -> np.ndarray:
+    """Luminance (ITU-R 601) copied to three channels, as a greyscale scan.
+
+    Example
+    -------
+    >>> greyscale(np.zeros((2, 2, 3), np.uint8)).shape
+    (2, 2, 3)
+    """
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def paper_tint(pixels: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """Yellowed paper: whites turn cream, dark ink stays dark (a multiplicative tint).
+
+    ``strength`` 0 leaves the image unchanged, 1 is strongly aged paper.
+
+    Example
+    -------
+    >>> paper_tint(np.full((1, 1, 3), 255, np.uint8), 1.0)[0, 0].tolist()
+    [242, 222, 178]
+    """
+    aged = np.array([0.95, 0.87, 0.70])
+    tint = 1.0 - strength * (1.0 - aged)
+    return _to_uint8(pixels * tint)
+
+
+def halftone(pixels: np.ndarray, period: float = 4.0, angle: float = 45.0) -> np.ndarray:
+    """Printed halftone screening: each channel becomes a clustered-dot pattern, then scanned.
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) uint8
+    period : float
+        Screen period in pixels (dots per ``period``).
+    angle : float
+        Screen angle in degrees; each channel's screen is turned a further 15 degrees, as in print.
+
+    Returns
+    -------
+    (H, W, 3) uint8 with values 0 or 255 per channel, lightly blurred as a scanner would.
+
+    Example
+    -------
+    >>> halftone(np.full((16, 16, 3), 128, np.uint8)).dtype
+    dtype('uint8')
+    """
+    h, w = pixels.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty_like(pixels)
+    for c in range(3):
+        theta = np.deg2rad(angle + 15.0 * c)
+        u = (x * np.cos(theta) + y * np.sin(theta)) * (2 * np.pi / period)
+        v = (-x * np.sin(theta) + y * np.cos(theta)) * (2 * np.pi / period)
+        screen = (np.cos(u) * np.cos(v) + 1.0) / 2.0  # dots grow from the cell centres
+        out[..., c] = np.where(pixels[..., c] / 255.0 > screen, 255, 0)
+    return gaussian_blur(out, 0.5)
+
+
+def bleed_through(pixels: np.ndarray, other: np.ndarray, strength: float = 0.15) -> np.ndarray:
+    """The faint, mirrored image of the other side of the page showing through.
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) uint8
+    other : (h, w, 3) uint8
+        The page on the back; resized to ``pixels`` and mirrored left-right.
+    strength : float
+        How much the back's ink darkens the front (0: none).
+
+    Example
+    -------
+    >>> bleed_through(np.full((4, 4, 3), 255, np.uint8), np.zeros((2, 2, 3), np.uint8), 0.2)[0, 0, 0]
+    np.uint8(204)
+    """
+    h, w = pixels.shape[:2]
+    back = cv2.resize(greyscale(other), (w, h), interpolation=cv2.INTER_AREA)[:, ::-1]
+    ink = 1.0 - back.astype(np.float32) / 255.0
+    return _to_uint8(pixels * (1.0 - strength * ink))
+
+
+def rotate90(pixels: np.ndarray, k: int = 1) -> np.ndarray:
+    """Rotate by ``k`` quarter turns counter-clockwise (a page fed sideways).
+
+    Example
+    -------
+    >>> rotate90(np.zeros((2, 3, 3), np.uint8)).shape
+    (3, 2, 3)
+    """
+    return np.ascontiguousarray(np.rot90(pixels, k))
+
+
+def random_crop(pixels: np.ndarray, min_fraction: float = 0.6, seed: Seed = None) -> np.ndarray:
+    """A random crop keeping at least ``min_fraction`` of each side (a partial scan or a detail).
+
+    Example
+    -------
+    >>> random_crop(np.zeros((10, 10, 3), np.uint8), 0.5, seed=0).shape[0] >= 5
+    True
+    """
+    rng = _rng(seed)
+    h, w = pixels.shape[:2]
+    ch = max(1, int(round(h * rng.uniform(min_fraction, 1.0))))
+    cw = max(1, int(round(w * rng.uniform(min_fraction, 1.0))))
+    top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    return np.ascontiguousarray(pixels[top:top + ch, left:left + cw])
+
+
+def add_border(pixels: np.ndarray, width: float = 0.08, colour: tuple[int, int, int] = (255, 255, 255),
+               ) -> np.ndarray:
+    """Surround with a margin ``width`` (fraction of the longer side) of ``colour`` (page or scanner bed).
+
+    Example
+    -------
+    >>> add_border(np.zeros((10, 10, 3), np.uint8), 0.1).shape
+    (12, 12, 3)
+    """
+    pad = int(round(width * max(pixels.shape[:2])))
+    return cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=tuple(map(int, colour)))
+
+
+def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = None) -> np.ndarray:
+    """A random "as scanned" version of an image: a few of the operations above, in scan order.
+
+    Geometry first (crop, border, quarter turn), then the paper (tint, bleed-through, greyscale,
+    halftone), then the scanner (blur, noise, JPEG). Each step is drawn independently, so some views
+    stay nearly clean.
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) uint8
+    seed : int or numpy Generator
+    other : (h, w, 3) uint8, optional
+        Another image to show through as bleed-through.
+
+    Example
+    -------
+    >>> scan_view(np.zeros((32, 32, 3), np.uint8), seed=1).dtype
+    dtype('uint8')
+    """
+    rng = _rng(seed)
+    out = pixels
+    if rng.random() < 0.4:
+        out = random_crop(out, 0.6, rng)
+    if rng.random() < 0.3:
+        paper = rng.integers(200, 256)
+        bed = rng.integers(0, 60)
+        out = add_border(out, rng.uniform(0.02, 0.15), (paper,) * 3 if rng.random() < 0.7 else (bed,) * 3)
+    if rng.random() < 0.25:
+        out = rotate90(out, int(rng.integers(1, 4)))
+    if rng.random() < 0.3:
+        out = paper_tint(out, rng.uniform(0.3, 1.0))
+    if other is not None and rng.random() < 0.2:
+        out = bleed_through(out, other, rng.uniform(0.05, 0.25))
+    if rng.random() < 0.3:
+        out = greyscale(out)
+    if rng.random() < 0.15:
+        out = halftone(out, rng.uniform(3.0, 6.0), rng.uniform(0, 90))
+    if rng.random() < 0.3:
+        out = gaussian_blur(out, rng.uniform(0.5, 2.0))
+    if rng.random() < 0.3:
+        out = gaussian_noise(out, rng.uniform(3, 20), rng)
+    if rng.random() < 0.5:
+        out = jpeg(out, int(rng.integers(20, 90)))
+    return out
+
+
+DEGRADATIONS = {
+    "noise15": lambda p: gaussian_noise(p, 15.0, seed=0),
+    "blur1.5": lambda p: gaussian_blur(p, 1.5),
+    "jpeg30": lambda p: jpeg(p, 30),
+    "grey": greyscale,
+    "halftone": halftone,
+}
+"""The fixed degradations of the robustness table (issue 5), by name."""

@@ -1,0 +1,110 @@
+"""The shipped classifier: head weights, temperature and photo threshold, loaded once per process.
+
+A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`), ``config.json``
+(classes, temperature, photo threshold, backbone name and version, head kind) and
+``metrics.json`` (dev figures, training history) with a ``model_card.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tounum.classify.calibrate import calibrated_probs
+from tounum.classify.data import CLASSES
+from tounum.classify.model import LinearStack
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
+PHOTO = CLASSES.index("photo")
+
+
+@dataclass
+class ClassPrediction:
+    """``probs`` (N, 5) calibrated, in :data:`CLASSES` order; ``doc_type`` and ``is_photo`` per image.
+
+    ``is_photo`` is the recall-first threshold decision on the photo probability; ``doc_type`` agrees
+    with it ("photo" exactly when ``is_photo``, otherwise the most probable other class).
+    """
+
+    probs: np.ndarray
+    doc_type: list[str]
+    is_photo: np.ndarray
+
+
+class Classifier:
+    """Document-type classifier over pooled backbone features."""
+
+    def __init__(self, head: LinearStack, temperature: float, photo_threshold: float, info: dict[str, Any]):
+        self.head = head
+        self.temperature = float(temperature)
+        self.photo_threshold = float(photo_threshold)
+        self.info = info
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Classifier:
+        model_dir = Path(model_dir)
+        try:
+            info = json.loads((model_dir / "config.json").read_text())
+            head = LinearStack.load(model_dir / "head.npz")
+        except (OSError, ValueError, KeyError) as exc:
+            raise FileNotFoundError(f"{model_dir}: not a classifier model folder ({exc})") from exc
+        if tuple(info.get("classes", ())) != CLASSES:
+            raise ValueError(f"{model_dir}: classes {info.get('classes')} differ from {CLASSES}")
+        return cls(head, info["temperature"], info["photo_threshold"], info)
+
+    def save(self, model_dir: str | Path) -> None:
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self.head.save(model_dir / "head.npz")
+        info = {**self.info, "classes": list(CLASSES), "temperature": self.temperature,
+                "photo_threshold": self.photo_threshold}
+        (model_dir / "config.json").write_text(json.dumps(info, indent=1) + "\n")
+
+    def logits(self, pooled: np.ndarray) -> np.ndarray:
+        """Uncalibrated class scores, (N, 5)."""
+        return self.head.logits(pooled)
+
+    def predict(self, pooled: np.ndarray) -> ClassPrediction:
+        """Classify pooled features (N, 1280).
+
+        Example
+        -------
+        >>> load_classifier().predict(np.zeros((1, 1280), np.float32)).probs.shape  # doctest: +SKIP
+        (1, 5)
+        """
+        pooled = np.asarray(pooled, np.float32).reshape(-1, self.head.mean.shape[0])
+        probs = calibrated_probs(self.logits(pooled), self.temperature)
+        is_photo = probs[:, PHOTO] >= self.photo_threshold
+        others = probs.copy()
+        others[:, PHOTO] = -1.0
+        doc_type = [CLASSES[PHOTO] if p else CLASSES[int(i)] for p, i in zip(is_photo, others.argmax(axis=1))]
+        return ClassPrediction(probs, doc_type, is_photo)
+
+    def classify_images(self, images: list[np.ndarray], backbone=None) -> ClassPrediction:
+        """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone."""
+        if backbone is None:
+            from tounum.backbone import load_backbone
+
+            backbone = load_backbone()
+        return self.predict(backbone.features(images).pooled)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model_dir: str) -> Classifier:
+    return Classifier.load(model_dir)
+
+
+def load_classifier(model_dir: str | Path | None = None) -> Classifier:
+    """The classifier in ``model_dir`` (default: the one shipped in the package), loaded once per process.
+
+    Example
+    -------
+    >>> clf = load_classifier()  # doctest: +SKIP
+    >>> clf.predict(pooled).doc_type  # doctest: +SKIP
+    """
+    return _load(str(Path(model_dir).resolve() if model_dir else DEFAULT_MODEL_DIR))

@@ -1,0 +1,157 @@
+"""Pooled backbone features of an image list: the clean image and K augmented "as scanned" views.
+
+Computed in chunks and cached on disk (``<cache_dir>/classify/features/``), so that an interrupted
+extraction resumes where it stopped and the head can be retrained many times for free. The key of
+a cache folder is the backbone version, the file list (paths, sizes, modification times), the
+number of views, the seed and the degradation, so a change in any of them starts a fresh folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tounum.classify.augment import DEGRADATIONS, scan_view
+from tounum.classify.data import read_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PooledViews:
+    """``pooled`` (V, N, D) float32: view 0 is the clean image, views 1.. are augmented.
+
+    ``ok`` (N,) bool marks the images that could be read (rows of unreadable ones are zeros);
+    ``errors`` names the skipped files.
+    """
+
+    pooled: np.ndarray
+    ok: np.ndarray
+    errors: list[str]
+
+
+def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None) -> str:
+    h = hashlib.sha256(json.dumps([backbone_version, n_augmented, seed, degrade]).encode())
+    for p in paths:
+        try:
+            st = os.stat(p)
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{p}\0missing\n".encode())
+    return h.hexdigest()[:16]
+
+
+def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: int, seed: int,
+                degrade: str | None = None) -> list[list[np.ndarray]]:
+    """The views of each image: ``[clean, augmented 1..K]``, degraded afterwards if ``degrade`` is set.
+
+    Parameters
+    ----------
+    images : list of (H, W, 3) uint8
+    indices : sequence of int
+        Global index of each image, so that its augmentations do not depend on the chunking.
+    n_augmented : int
+        K, the number of augmented views per image.
+    seed : int
+    degrade : str, optional
+        A name of :data:`tounum.classify.augment.DEGRADATIONS`, applied to every view.
+
+    Returns
+    -------
+    ``views[v][i]``, V = K + 1 lists of images.
+
+    Example
+    -------
+    >>> v = image_views([np.zeros((8, 8, 3), np.uint8)], [0], 2, seed=0)
+    >>> len(v), len(v[0])
+    (3, 1)
+    """
+    views = [list(images)]
+    for k in range(1, n_augmented + 1):
+        out = []
+        for j, (index, image) in enumerate(zip(indices, images)):
+            rng = np.random.default_rng([seed, index, k])
+            other = images[(j + 1 + int(rng.integers(len(images) - 1))) % len(images)] if len(images) > 1 else None
+            out.append(scan_view(image, rng, other))
+        views.append(out)
+    if degrade is not None:
+        views = [[DEGRADATIONS[degrade](im) for im in view] for view in views]
+    return views
+
+
+def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: int = 0,
+                 degrade: str | None = None, cache: str | Path | None = None, chunk: int = 128,
+                 ) -> PooledViews:
+    """Pooled features of every image in ``paths`` and of its augmented views, cached and resumable.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Image files; unreadable ones are reported and get ``ok`` False.
+    backbone : tounum.backbone.Backbone
+        Anything with ``.version`` and ``.features(images).pooled``.
+    n_augmented : int
+        Augmented views per image (0: the clean image only).
+    seed : int
+    degrade : str, optional
+        Degradation applied to every view (robustness measurements).
+    cache : str or Path, optional
+        Cache root; a sub-folder per key is used. None: no cache.
+    chunk : int
+        Images per cached chunk.
+
+    Returns
+    -------
+    PooledViews
+
+    Example
+    -------
+    >>> feats = pooled_views(paths, load_backbone(), n_augmented=3, cache=cache_dir() / "classify")  # doctest: +SKIP
+    """
+    paths = [str(p) for p in paths]
+    folder = None
+    if cache is not None:
+        folder = Path(cache) / "features" / _key(paths, backbone.version, n_augmented, seed, degrade)
+        folder.mkdir(parents=True, exist_ok=True)
+    parts, oks, errors = [], [], []
+    for start in range(0, len(paths), chunk):
+        part_file = folder / f"chunk{start // chunk:05d}.npz" if folder else None
+        if part_file is not None and part_file.exists():
+            with np.load(part_file) as saved:
+                parts.append(saved["pooled"])
+                oks.append(saved["ok"])
+                errors += [str(e) for e in saved["errors"]]
+            continue
+        batch = paths[start:start + chunk]
+        images, kept, errs = read_images(batch)
+        ok = np.zeros(len(batch), bool)
+        ok[kept] = True
+        pooled = None
+        if images:
+            views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade)
+            feats = backbone.features([im for view in views for im in view]).pooled
+            feats = feats.reshape(n_augmented + 1, len(images), -1).astype(np.float32)
+            pooled = np.zeros((n_augmented + 1, len(batch), feats.shape[-1]), np.float32)
+            pooled[:, kept] = feats
+        else:
+            pooled = np.zeros((n_augmented + 1, len(batch), 0), np.float32)
+        if part_file is not None:
+            tmp = part_file.with_suffix(".tmp.npz")
+            np.savez(tmp, pooled=pooled, ok=ok, errors=np.array(errs, dtype=str))
+            os.replace(tmp, part_file)  # a finished chunk appears whole or not at all
+        log.info("features: %d/%d images", min(start + chunk, len(paths)), len(paths))
+        parts.append(pooled)
+        oks.append(ok)
+        errors += errs
+    if not parts:
+        return PooledViews(np.zeros((n_augmented + 1, 0, 0), np.float32), np.zeros(0, bool), [])
+    width = max(p.shape[-1] for p in parts)
+    parts = [p if p.shape[-1] == width else np.zeros(p.shape[:2] + (width,), np.float32) for p in parts]
+    return PooledViews(np.concatenate(parts, axis=1), np.concatenate(oks), errors)

@@ -1,0 +1,64 @@
+"""Scan-condition augmentations keep uint8 RGB, are seeded, and do what they say."""
+
+import numpy as np
+import pytest
+
+from tounum.classify import augment
+from tounum.classify.features import image_views
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("op", [
+    lambda p: augment.jpeg(p, 30), lambda p: augment.gaussian_noise(p, 15, seed=1),
+    lambda p: augment.gaussian_blur(p, 1.5), augment.greyscale, lambda p: augment.paper_tint(p, 0.7),
+    lambda p: augment.halftone(p, 4.0), lambda p: augment.bleed_through(p, p[::-1, :, :], 0.2),
+    *augment.DEGRADATIONS.values()])
+def test_pixel_ops_keep_shape_and_dtype(image, op):
+    out = op(image)
+    assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_geometry_ops(image):
+    assert augment.rotate90(image, 1).shape == (60, 40, 3)
+    assert augment.rotate90(image, 2).shape == image.shape
+    assert augment.add_border(image, 0.1, (255, 255, 255)).shape == (52, 72, 3)
+    crop = augment.random_crop(image, 0.5, seed=0)
+    assert 20 <= crop.shape[0] <= 40 and 30 <= crop.shape[1] <= 60 and crop.dtype == np.uint8
+
+
+def test_greyscale_has_equal_channels_and_tint_yellows_white(image):
+    grey = augment.greyscale(image)
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+    r, g, b = augment.paper_tint(np.full((2, 2, 3), 255, np.uint8), 1.0)[0, 0].astype(int)
+    assert r > g > b
+
+
+def test_halftone_is_mostly_ink_or_paper():
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    out = augment.halftone(flat)
+    assert abs(out.mean() - 128) < 20  # the screen keeps the tone
+    assert np.mean((out < 60) | (out > 195)) > 0.6  # ...with dots, not grey
+
+
+def test_noise_and_views_are_seeded(image):
+    assert (augment.gaussian_noise(image, 15, seed=7) == augment.gaussian_noise(image, 15, seed=7)).all()
+    assert not (augment.gaussian_noise(image, 15, seed=7) == augment.gaussian_noise(image, 15, seed=8)).all()
+    a = augment.scan_view(image, seed=5, other=image[::-1])
+    b = augment.scan_view(image, seed=5, other=image[::-1])
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and (a == b).all()
+    views = [augment.scan_view(image, seed=s) for s in range(20)]
+    assert len({v.tobytes() for v in views}) > 15  # different seeds, different views
+
+
+def test_image_views_clean_first_and_seeded(image):
+    other = image[::-1].copy()
+    views = image_views([image, other], [10, 11], 3, seed=0)
+    assert len(views) == 4 and all(len(v) == 2 for v in views)
+    assert views[0][0] is image
+    again = image_views([image, other], [10, 11], 3, seed=0)
+    assert all((a == b).all() for va, vb in zip(views, again) for a, b in zip(va, vb))
