@@ -1,0 +1,258 @@
+"""Train the captioner on cached grid features: teacher forcing, checkpoints, early stopping.
+
+The loop is nanoGPT-small: batches of captions bucketed by length, one compiled gradient step, a
+checkpoint after every epoch (weights, optimizer state and history, each written atomically), and
+the best epoch by dev BLEU-4 (greedy decoding) kept as the model. Rerunning the same command after
+an interruption continues from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tounum.caption.store import (WEIGHTS_FILE, load_model_dir, save_model_dir, save_weights,
+                                  write_json)
+from tounum.caption.text import Vocabulary, build_vocabulary, encode_batch
+
+log = logging.getLogger(__name__)
+CHECKPOINT_DIR, STATE_FILE, HISTORY_FILE = "checkpoint", "state.json", "history.json"
+
+
+@dataclass
+class TrainConfig:
+    embed_dim: int = 256
+    units: int = 512
+    attention_units: int = 256
+    dropout: float = 0.4
+    init_from_features: bool = True
+    vocab_min_count: int = 5
+    vocab_max_size: int = 5000
+    max_words: int = 20  # longer training captions are cut (97% of Flickr8k fit)
+    batch_size: int = 64
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.9  # per epoch
+    clip_norm: float = 5.0
+    label_smoothing: float = 0.1
+    attention_reg: float = 1.0  # doubly stochastic attention weight; 0 turns it off
+    patience: int = 4  # epochs without a better dev BLEU-4 before stopping
+    seed: int = 0
+
+
+@dataclass
+class CaptionData:
+    """Training or dev captions flattened: one row per caption, with its image's grid row."""
+
+    grid: np.ndarray  # (rows, 49, C) float16 memmap
+    image_rows: np.ndarray  # (n_images,) grid row of each image
+    references: list[list[str]]  # raw captions per image
+    caption_image: np.ndarray = field(default=None)  # (n_captions,) index into image_rows
+    tokens: np.ndarray = field(default=None)  # (n_captions, max_words + 2) int32
+
+
+def flatten(grid: np.ndarray, image_rows: np.ndarray, references: list[list[str]],
+            vocab: Vocabulary, max_words: int) -> CaptionData:
+    """One row per caption, encoded with ``vocab``."""
+    caption_image = np.array([i for i, caps in enumerate(references) for _ in caps], dtype=np.int64)
+    tokens = encode_batch(vocab, [c for caps in references for c in caps], max_words)
+    return CaptionData(grid, image_rows, references, caption_image, tokens)
+
+
+def length_batches(tokens: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Caption indices in batches of similar length (less padding), in random order when ``rng``."""
+    lengths = (tokens != 0).sum(1) + (rng.random(len(tokens)) if rng is not None else 0)
+    order = np.argsort(lengths, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def _batch(data: CaptionData, idx: np.ndarray):
+    """Features (float32) and tokens trimmed to the batch's longest caption, rounded up to 4."""
+    features = np.asarray(data.grid[data.image_rows[data.caption_image[idx]]], dtype=np.float32)
+    tokens = data.tokens[idx]
+    width = int((tokens != 0).sum(1).max())
+    width = min(tokens.shape[1], -(-width // 4) * 4 + 1)  # +1: inputs and targets are shifted
+    return features, tokens[:, :width]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_steps(model, optimizer, config: TrainConfig):
+    """Compiled train and loss steps for the TensorFlow backend (teacher forcing)."""
+    import keras
+    import tensorflow as tf
+
+    from tounum.caption.model import caption_loss
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("training uses the TensorFlow backend (KERAS_BACKEND=tensorflow)")
+
+    def losses(features, tokens, training):
+        logits, alphas = model((features, tokens[:, :-1]), training=training)
+        return caption_loss(tokens[:, 1:], logits, alphas, label_smoothing=config.label_smoothing,
+                            attention_reg=config.attention_reg)
+
+    @tf.function
+    def train_step(features, tokens):
+        with tf.GradientTape() as tape:
+            total, cross_entropy = losses(features, tokens, True)
+        grads = tape.gradient(total, model.trainable_variables)
+        grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return total, cross_entropy
+
+    @tf.function
+    def loss_step(features, tokens):
+        return losses(features, tokens, False)
+
+    return train_step, loss_step
+
+
+def dev_loss(loss_step, data: CaptionData, batch_size: int) -> float:
+    """Mean cross-entropy (no smoothing weight change) over the dev captions."""
+    total, n = 0.0, 0
+    for idx in length_batches(data.tokens, batch_size, None):
+        features, tokens = _batch(data, idx)
+        total += float(loss_step(features, tokens)[1]) * len(idx)
+        n += len(idx)
+    return total / max(n, 1)
+
+
+def dev_bleu4(model, vocab: Vocabulary, data: CaptionData, max_words: int) -> float:
+    """Corpus BLEU-4 of greedy captions on the dev images (simple tokenisation; fast monitor)."""
+    from tounum.caption.decode import greedy
+    from tounum.caption.evaluate import bleu_simple
+
+    texts = []
+    for start in range(0, len(data.image_rows), 128):
+        rows = data.image_rows[start:start + 128]
+        grid = np.asarray(data.grid[rows], dtype=np.float32)
+        texts += [h.text for h in greedy(model, vocab, grid, max_words + 2)]
+    return bleu_simple(data.references, texts)[3]
+
+
+def _settings(config: dict) -> dict:
+    """What a resumed run must share with the checkpoint (more epochs or patience are fine)."""
+    return {k: v for k, v in config.items() if k not in ("epochs", "patience")}
+
+
+def _restore_optimizer(optimizer, model, path: Path) -> None:
+    optimizer.build(model.trainable_variables)
+    saved = np.load(path)
+    for i, variable in enumerate(optimizer.variables):
+        variable.assign(saved[f"v{i}"])
+
+
+def _save_optimizer(optimizer, path: Path) -> None:
+    from tounum.caption.store import replace_atomically
+
+    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    replace_atomically(path, lambda p: np.savez(p, **arrays), suffix=".npz")
+
+
+def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: TrainConfig | None = None,
+          extra_config: dict | None = None) -> dict:
+    """Train (or resume training) a captioner; the best epoch by dev BLEU-4 goes to ``out_dir``.
+
+    Parameters
+    ----------
+    train_data, dev_data : tuple
+        ``(grid, image_rows, references)``: the memory-mapped grid, each image's row in it, and each
+        image's raw captions.
+    out_dir : path
+        Model folder; ``out_dir/checkpoint`` holds the resumable state.
+    config : TrainConfig
+    extra_config : dict
+        Written into the model's ``config.json`` too (backbone name, resize mode, data...).
+
+    Returns
+    -------
+    dict
+        The history: per epoch train/dev loss, dev BLEU-4, seconds, and the peak RSS.
+
+    Example
+    -------
+    >>> history = train((grid, rows, caps), (grid, dev_rows, dev_caps), "model")  # doctest: +SKIP
+    """
+    import keras
+
+    from tounum.caption.model import ModelConfig, build_model
+
+    config = config or TrainConfig()
+    out_dir = Path(out_dir)
+    ckpt = out_dir / CHECKPOINT_DIR
+    state_path = ckpt / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.is_file() else None
+    if state is not None:
+        if _settings(state["train_config"]) != _settings(asdict(config)):
+            raise ValueError(f"{ckpt}: checkpoint was made with another configuration; "
+                             "use a new --out or delete the checkpoint folder")
+        vocab = Vocabulary.load(ckpt / "vocab.json")
+    else:
+        vocab = build_vocabulary((c for caps in train_data[2] for c in caps),
+                                 min_count=config.vocab_min_count, max_size=config.vocab_max_size)
+    keras.utils.set_random_seed(config.seed)
+    model_config = ModelConfig(vocab_size=len(vocab), feature_dim=int(train_data[0].shape[2]),
+                               positions=int(train_data[0].shape[1]), embed_dim=config.embed_dim,
+                               units=config.units, attention_units=config.attention_units,
+                               dropout=config.dropout, init_from_features=config.init_from_features)
+    model = build_model(model_config)
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+    full_config = {"model": model_config.to_dict(), "train": asdict(config), **(extra_config or {})}
+    if state is not None:
+        model.load_weights(ckpt / "last.weights.h5")
+        _restore_optimizer(optimizer, model, ckpt / "optimizer.npz")
+        state["train_config"] = asdict(config)
+        log.info("resuming after epoch %d", state["epoch"])
+    else:
+        state = {"epoch": 0, "train_config": asdict(config), "history": [], "best_bleu4": -1.0,
+                 "best_epoch": 0}
+        ckpt.mkdir(parents=True, exist_ok=True)
+        (ckpt / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
+    train_set = flatten(*train_data, vocab, config.max_words)
+    dev_set = flatten(*dev_data, vocab, config.max_words)
+    train_step, loss_step = make_steps(model, optimizer, config)
+    log.info("vocabulary %d words, %d train captions, %d dev images, %d parameters",
+             len(vocab), len(train_set.tokens), len(dev_set.image_rows), model.count_params())
+
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        if epoch - state["best_epoch"] > config.patience and state["best_epoch"] > 0:
+            log.info("early stop: no better dev BLEU-4 since epoch %d", state["best_epoch"])
+            break
+        optimizer.learning_rate.assign(config.learning_rate * config.lr_decay ** (epoch - 1))
+        rng = np.random.default_rng([config.seed, epoch])
+        start, total, n = time.time(), 0.0, 0
+        batches = length_batches(train_set.tokens, config.batch_size, rng)
+        for b, idx in enumerate(batches):
+            features, tokens = _batch(train_set, idx)
+            total += float(train_step(features, tokens)[1]) * len(idx)
+            n += len(idx)
+            if b % 100 == 0:
+                log.info("epoch %d batch %d/%d loss %.3f", epoch, b, len(batches), total / n)
+        seconds = time.time() - start
+        record = {"epoch": epoch, "train_loss": total / n, "dev_loss": dev_loss(loss_step, dev_set, 256),
+                  "dev_bleu4_greedy": dev_bleu4(model, vocab, dev_set, config.max_words),
+                  "seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+        log.info("epoch %s", json.dumps(record))
+        state["history"].append(record)
+        if record["dev_bleu4_greedy"] > state["best_bleu4"]:
+            state.update(best_bleu4=record["dev_bleu4_greedy"], best_epoch=epoch)
+            save_model_dir(out_dir, model, vocab, {**full_config, "epoch": epoch})
+        save_weights(model, ckpt / "last.weights.h5")
+        _save_optimizer(optimizer, ckpt / "optimizer.npz")
+        state["epoch"] = epoch
+        write_json(out_dir / HISTORY_FILE, state["history"])
+        write_json(state_path, state)  # last: the epoch counts as done only once all is saved
+    return state
