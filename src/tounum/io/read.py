@@ -154,25 +154,14 @@ def check_input_path(path: str | os.PathLike[str], root: str | os.PathLike[str] 
     ...     print(err.reason)
     is a directory, not an image file
     """
-    try:
-        link = os.lstat(path)
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read: {exc.strerror}") from None
-    is_link = stat.S_ISLNK(link.st_mode)
+    is_link = stat.S_ISLNK(_stat(os.lstat, path, "no such file").st_mode)
     if root is not None:
         real, real_root = os.path.realpath(path), os.path.realpath(root)
         if os.path.commonpath([real, real_root]) != real_root:
             what = "symbolic link leads" if is_link else "path is"
             raise ImageReadError(path, f"{what} outside the input folder {display_path(root)!r} "
                                        f"(to {display_path(real)!r}); refused")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ImageReadError(path, "broken symbolic link (its target does not exist)") from None
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read: {exc.strerror}") from None
+    st = _stat(os.stat, path, "broken symbolic link (its target does not exist)")
     if stat.S_ISDIR(st.st_mode):
         raise ImageReadError(path, "is a directory, not an image file")
     if not stat.S_ISREG(st.st_mode):
@@ -180,6 +169,15 @@ def check_input_path(path: str | os.PathLike[str], root: str | os.PathLike[str] 
     if st.st_size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
     return st
+
+
+def _stat(how: Any, path: str | os.PathLike[str], missing: str) -> os.stat_result:
+    try:
+        return how(path)
+    except FileNotFoundError:
+        raise ImageReadError(path, missing) from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read: {exc.strerror}") from None
 
 
 def describe_non_image(head: bytes) -> str:
