@@ -35,8 +35,9 @@ class BackboneConfig:
     name: str = "efficientnet_lite0"  # or "keras_file" with `weights` pointing at a Keras model file
     weights: str = ""  # path for the "keras_file" backbone
     batch_size: int = 32
-    resize: str = "pad"  # "pad" keeps the aspect ratio; "squash" matches squashed training photos
+    resize: str = "pad"  # "pad"/"crop" keep the aspect ratio; "squash" as squashed training photos
     feature_cache: str = ""  # folder for the float16 feature cache; empty: no cache
+    keras_file_scaling: str = "tf"  # "keras_file" input: "tf" x/127.5-1, "torch" mean/std, "none"
 
 
 @dataclass

@@ -1,0 +1,5 @@
+import sys
+
+from tounum.backbone.cli import main
+
+sys.exit(main())

@@ -1,0 +1,286 @@
+"""The feature API everything downstream uses: one backbone per process, batched features.
+
+>>> backbone = load_backbone()                      # doctest: +SKIP
+>>> feats = backbone.features([pixels_a, pixels_b])  # doctest: +SKIP
+>>> feats.pooled.shape, feats.grid.shape             # doctest: +SKIP
+((2, 1280), (2, 7, 7, 1280))
+
+Backbones are chosen by ``BackboneConfig.name``: ``"efficientnet_lite0"`` (the shipped ImageNet
+weights) or ``"keras_file"`` (any Keras model file named by ``BackboneConfig.weights``, e.g. an
+InceptionV3 299x299 -> 8x8x2048). Keras is imported only when a backbone is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tounum.backbone.cache import FeatureCache, pixels_key
+from tounum.backbone.preprocess import RESIZE_MODES, fit_square
+from tounum.config import BackboneConfig, ConfigError
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES_FILE = Path(__file__).with_name("imagenet_classes.txt")
+
+# Input scalings for "keras_file" models, RGB 0..255 float in.
+KERAS_FILE_SCALINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tf": lambda x: x / 127.5 - 1.0,  # keras.applications InceptionV3, MobileNet, Xception
+    "torch": lambda x: (x / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225],
+    "none": lambda x: x,  # the model scales its input itself
+}
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_classes() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in the standard order (Keras' names, ``0 tench``)."""
+    return tuple(CLASS_NAMES_FILE.read_text().splitlines())
+
+
+@dataclass
+class Features:
+    """Backbone outputs for N images: ``pooled`` (N, C) and ``grid`` (N, H, W, C), float32."""
+
+    pooled: np.ndarray
+    grid: np.ndarray
+
+
+class Backbone:
+    """A pretrained CNN with a fixed square input; see :func:`load_backbone`.
+
+    Parameters
+    ----------
+    name, version : str
+        ``version`` changes whenever features would change (weights, resize mode, scaling);
+        it keys the feature cache and should be recorded by anything trained on features.
+    model : keras.Model
+        Input (N, S, S, 3) float; outputs ``[pooled, grid]``, optionally followed by ImageNet
+        logits or probabilities (N, 1000).
+    scale : callable
+        RGB 0..255 float32 batch -> what ``model`` expects.
+    resize : str
+        One of :data:`tounum.backbone.preprocess.RESIZE_MODES`.
+    batch_size : int
+        Default batch size of :meth:`features`.
+    cache_folder : str
+        Feature cache root; empty for no cache.
+    """
+
+    def __init__(self, name: str, version: str, model: Any, scale: Callable, resize: str,
+                 batch_size: int = 32, cache_folder: str = ""):
+        self.name, self.version, self.resize = name, version, resize
+        self.input_size = int(model.inputs[0].shape[1])
+        self.grid_shape = tuple(int(d) for d in model.outputs[1].shape[1:])
+        self.batch_size = batch_size
+        self._scale = scale
+        # One model for features and ImageNet outputs: one compiled graph; the 1000-way dense
+        # layer costs 0.3% of the network.
+        self._model = model
+        self._has_imagenet = len(model.outputs) > 2
+        self.cache = FeatureCache(cache_folder, version) if cache_folder else None
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Images of any size -> (N, S, S, 3) uint8, resized by the configured mode.
+
+        Raises ``ValueError`` naming the image's index when one is not a usable RGB array.
+        """
+        out = np.empty((len(images), self.input_size, self.input_size, 3), np.uint8)
+        for i, pixels in enumerate(images):
+            try:
+                out[i] = fit_square(pixels, self.input_size, self.resize)
+            except ValueError as exc:
+                raise ValueError(f"image {i}: {exc}") from exc
+        return out
+
+    def _batches(self, images: Sequence[np.ndarray], batch_size: int | None):
+        batch_size = batch_size or self.batch_size
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        for start in range(0, len(images), batch_size):
+            batch = self.preprocess(images[start:start + batch_size])
+            yield self._scale(batch.astype(np.float32)).astype(np.float32)
+
+    def _compute(self, images: Sequence[np.ndarray], batch_size: int | None) -> Features:
+        pooled = np.empty((len(images), self.grid_shape[-1]), np.float32)
+        grid = np.empty((len(images), *self.grid_shape), np.float32)
+        start = 0
+        for x in self._batches(images, batch_size):
+            p, g = self._model.predict_on_batch(x)[:2]
+            pooled[start:start + len(x)], grid[start:start + len(x)] = p, g
+            start += len(x)
+        return Features(pooled, grid)
+
+    def features(self, images: Sequence[np.ndarray], batch_size: int | None = None,
+                 keys: Sequence[str] | None = None) -> Features:
+        """Pooled vector and spatial grid of each image, from one forward pass.
+
+        Parameters
+        ----------
+        images : list of ndarray
+            (H, W, 3) uint8 RGB of any size (grey and RGBA are accepted too).
+        batch_size : int, optional
+            Images per forward pass; default ``BackboneConfig.batch_size`` (32).
+        keys : list of str, optional
+            Feature-cache keys (e.g. the files' sha256 from ``tounum.io.discover``); default
+            the sha256 of each image's pixels. Ignored when the cache is off.
+
+        Returns
+        -------
+        Features
+            ``pooled`` (N, C) and ``grid`` (N, H, W, C) float32; (N, 1280) and (N, 7, 7, 1280)
+            for EfficientNet-Lite0. Cache hits are float16 values widened to float32.
+        """
+        if self.cache is None:
+            return self._compute(images, batch_size)
+        if keys is None:
+            keys = [pixels_key(p) for p in images]
+        if len(keys) != len(images):
+            raise ValueError(f"{len(keys)} keys for {len(images)} images")
+        pooled = np.empty((len(images), self.grid_shape[-1]), np.float32)
+        grid = np.empty((len(images), *self.grid_shape), np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key)
+            if hit is None or hit[1].shape != self.grid_shape:
+                missing.append(i)
+            else:
+                pooled[i], grid[i] = hit
+        if missing:
+            new = self._compute([images[i] for i in missing], batch_size)
+            for j, i in enumerate(missing):
+                pooled[i], grid[i] = new.pooled[j], new.grid[j]
+                self.cache.put(keys[i], new.pooled[j], new.grid[j])
+        log.debug("features: %d cached, %d computed", len(images) - len(missing), len(missing))
+        return Features(pooled, grid)
+
+    def imagenet_probabilities(self, images: Sequence[np.ndarray],
+                               batch_size: int | None = None) -> np.ndarray:
+        """(N, 1000) ImageNet class probabilities."""
+        if not self._has_imagenet:
+            raise ValueError(f"backbone {self.name!r} has no 1000-class ImageNet output")
+        rows = []
+        for x in self._batches(images, batch_size):
+            out = np.asarray(self._model.predict_on_batch(x)[2], np.float64)
+            is_probs = out.min() >= 0 and np.allclose(out.sum(1), 1, atol=1e-3)
+            if not is_probs:  # logits
+                out = np.exp(out - out.max(1, keepdims=True))
+                out /= out.sum(1, keepdims=True)
+            rows.append(out.astype(np.float32))
+        return np.concatenate(rows) if rows else np.empty((0, 1000), np.float32)
+
+    def imagenet_top5(self, images: Sequence[np.ndarray]) -> list[list[tuple[str, float]]]:
+        """Each image's five most likely ImageNet classes as ``(name, probability)``."""
+        names = imagenet_classes()
+        result = []
+        for p in self.imagenet_probabilities(images):
+            top = np.argsort(-p)[:5]
+            result.append([(names[k], float(p[k])) for k in top])
+        return result
+
+
+def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
+    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280."""
+    from tounum.backbone.weights import VERSION
+
+    return Backbone("efficientnet_lite0", f"{VERSION}-{config.resize}", _efficientnet_lite0(),
+                    lambda x: x, config.resize, config.batch_size, config.feature_cache)
+
+
+@functools.lru_cache(maxsize=1)
+def _efficientnet_lite0() -> Any:
+    """The network with outputs reordered to [pooled, grid, logits], shared by all configs."""
+    import keras
+
+    from tounum.backbone.weights import load_efficientnet_lite0
+
+    model = load_efficientnet_lite0()
+    logits, pooled, grid = model.outputs
+    return keras.Model(model.inputs, [pooled, grid, logits], name=model.name)
+
+
+def keras_file_backbone(config: BackboneConfig) -> Backbone:
+    """A user's Keras model file (``config.weights``): the grid is its last 4-D layer output.
+
+    The pooled vector is the grid's global average. If the model's final output has 1000
+    classes it serves :meth:`Backbone.imagenet_top5`. Input pixels are scaled by
+    ``config.keras_file_scaling`` (see :data:`KERAS_FILE_SCALINGS`).
+    """
+    import keras
+
+    path = Path(config.weights)
+    if not config.weights or not path.is_file():
+        raise ConfigError(f"backbone.weights: {config.weights!r} is not a Keras model file")
+    if config.keras_file_scaling not in KERAS_FILE_SCALINGS:
+        raise ConfigError(f"backbone.keras_file_scaling: unknown {config.keras_file_scaling!r} "
+                          f"(known: {', '.join(KERAS_FILE_SCALINGS)})")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise ConfigError(f"{path}: cannot load as a Keras model: {exc}") from exc
+    shape = model.inputs[0].shape
+    if len(shape) != 4 or shape[1] is None or shape[1] != shape[2] or shape[3] != 3:
+        raise ConfigError(f"{path}: needs a fixed square RGB input, has {tuple(shape)}")
+    grids = [layer.output for layer in model.layers
+             if len(getattr(layer.output, "shape", ())) == 4 and layer.output is not model.inputs[0]]
+    if not grids:
+        raise ConfigError(f"{path}: no 4-D (spatial) layer output to use as the grid")
+    grid = grids[-1]
+    pooled = keras.layers.GlobalAveragePooling2D(name="tounum_pool")(grid)
+    outputs = [pooled, grid]
+    if model.outputs[0].shape[-1] == 1000 and len(model.outputs[0].shape) == 2:
+        outputs.append(model.outputs[0])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    version = f"keras_file-{digest}-{config.keras_file_scaling}-{config.resize}"
+    return Backbone("keras_file", version, keras.Model(model.inputs, outputs),
+                    KERAS_FILE_SCALINGS[config.keras_file_scaling], config.resize,
+                    config.batch_size, config.feature_cache)
+
+
+BACKBONES: dict[str, Callable[[BackboneConfig], Backbone]] = {
+    "efficientnet_lite0": efficientnet_lite0_backbone,
+    "keras_file": keras_file_backbone,
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _load(frozen: tuple) -> Backbone:
+    config = BackboneConfig(*frozen)
+    return BACKBONES[config.name](config)
+
+
+def load_backbone(config: BackboneConfig | None = None) -> Backbone:
+    """The backbone ``config`` selects, built once per process and configuration.
+
+    Parameters
+    ----------
+    config : BackboneConfig, optional
+        Default: EfficientNet-Lite0, "pad" resizing, batch 32, no feature cache.
+
+    Raises
+    ------
+    ConfigError
+        Unknown backbone name or resize mode, or an unusable Keras model file.
+
+    Example
+    -------
+    >>> backbone = load_backbone()  # doctest: +SKIP
+    >>> backbone.input_size, backbone.grid_shape  # doctest: +SKIP
+    (224, (7, 7, 1280))
+    """
+    config = config or BackboneConfig()
+    if config.name not in BACKBONES:
+        raise ConfigError(f"backbone.name: unknown {config.name!r} (known: {', '.join(BACKBONES)})")
+    if config.resize not in RESIZE_MODES:
+        raise ConfigError(f"backbone.resize: unknown {config.resize!r} "
+                          f"(known: {', '.join(RESIZE_MODES)})")
+    if config.batch_size < 1:
+        raise ConfigError(f"backbone.batch_size: must be at least 1, got {config.batch_size}")
+    return _load(tuple(getattr(config, f.name) for f in dataclasses.fields(config)))

@@ -1,0 +1,74 @@
+"""Keras EfficientNet-Lite0 vs logits from the original PyTorch model; weight conversion cache."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tounum.backbone import torch_weights, weights
+from tounum.backbone.samples import reference_inputs
+
+REFERENCE = Path(__file__).parent / "data" / "backbone_reference.npz"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("backbone_weights")
+
+
+@pytest.fixture(scope="module")
+def model(folder):
+    return weights.load_efficientnet_lite0(folder)
+
+
+def test_logits_match_the_pytorch_reference(model):
+    ref = np.load(REFERENCE)
+    names, images = reference_inputs()
+    assert list(ref["names"]) == names
+    # the inputs are rebuilt here (scikit-image photos, Pillow resize): they must be the same bytes
+    assert hashlib.sha256(images.tobytes()).hexdigest() == str(ref["inputs_sha256"])
+    logits, pooled, grid = model.predict_on_batch(images.astype(np.float32))
+    assert np.abs(logits - ref["logits"]).max() < 1e-4
+    assert pooled.shape == (5, 1280) and grid.shape == (5, 7, 7, 1280)
+    np.testing.assert_allclose(grid.mean(axis=(1, 2)), pooled, atol=1e-5)
+
+
+def test_layers_are_named_by_role(model):
+    names = {layer.name for layer in model.layers}
+    assert {"input_scaling", "stem_conv", "block0_depthwise_conv", "block1_expand_conv",
+            "block15_project_bn", "head_relu6", "pool", "logits"} <= names
+    assert "block0_expand_conv" not in names  # expand ratio 1: no expansion
+    assert sum(name.endswith("_add") for name in names) == 16 - 7  # skips where shapes allow
+
+
+def test_second_load_reads_the_converted_file(folder, model, monkeypatch):
+    assert weights.converted_weights_path(folder).is_file()
+
+    def refuse(path):
+        raise AssertionError("converted again instead of loading the cache")
+
+    monkeypatch.setattr(torch_weights, "load_state_dict", refuse)
+    again = weights.load_efficientnet_lite0(folder)
+    for a, b in zip(model.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_stale_conversion_is_redone(tmp_path):
+    target = weights.converted_weights_path(tmp_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"garbage from an older converter")
+    sidecar = target.with_suffix("").with_suffix(".json")
+    sidecar.write_text(json.dumps({"source_sha256": "0" * 64, "converter_version": 0}))
+    model = weights.load_efficientnet_lite0(tmp_path)
+    assert json.loads(sidecar.read_text())["source_sha256"] == weights.SOURCE_SHA256
+    assert model.get_layer("logits").weights[0].numpy().std() > 0.01
+
+
+def test_unexpected_source_file_is_refused(tmp_path, monkeypatch):
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"some other weights")
+    monkeypatch.setattr(weights, "source_weights_path", lambda: other)
+    with pytest.raises(ValueError, match="sha256"):
+        weights.load_efficientnet_lite0(tmp_path / "cache")
