@@ -27,22 +27,27 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from tounum import __version__
-from tounum.config import BackboneConfig, Config, ConfigError
-from tounum.pipeline.record import Record, arrow_schema
+from tounum.config import Config, ConfigError
+from tounum.pipeline.record import QUALITY_MEASURES, Record, arrow_schema
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".tounum"  # inside the output folder: rows files (done-markers)
 ROWS_DIR = f"{STATE_DIR}/rows"
 ENHANCED_DIR = "enhanced"
-# Formats whose family we write back as is; anything else gets a PNG copy.
-WRITABLE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+# The format of an enhanced copy, by the original's format: same family, and able to carry the
+# caption's metadata (BMP and GIF cannot: their copies are PNG, lossless like them).
+COPY_FORMAT = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "WEBP": "WEBP",
+               "BMP": "PNG", "GIF": "PNG"}
+FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG", ".tif": "TIFF",
+                    ".tiff": "TIFF", ".webp": "WEBP"}
+SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp"}
 SLUG_MAX = 60
 
 
@@ -60,7 +65,7 @@ class FileRef:
     size: int | None
     sha256: str
     key: str  # identifies file, content and settings: the resume key
-    copy_dir: str  # where its enhanced copy goes, relative to the output folder
+    output_relpath: str  # its place in the output tree: relpath, unique across input roots
     error: str = ""  # a discovery error: the file is not processed
 
 
@@ -70,8 +75,36 @@ def settings_hash(config: Config) -> str:
     run = values.pop("run")
     values["run"] = {k: run[k] for k in ("enhance", "classify", "caption", "name_by")}
     values["tounum"] = __version__
+    values["models"] = {name: _fingerprint(folder) for name, folder in model_dirs(config).items()}
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_dirs(config: Config) -> dict[str, str]:
+    """The model folders the enabled stages will load (retrained weights change the outputs)."""
+    dirs = {}
+    try:
+        if config.run.classify:
+            default = importlib.import_module("tounum.classify.classifier").DEFAULT_MODEL_DIR
+            dirs["classifier"] = str(config.classify.model_dir or default)
+        if config.run.caption:
+            dirs["captioner"] = str(config.caption.model_dir or _stage("tounum.caption").SHIPPED_MODEL)
+    except (ImportError, AttributeError):
+        pass  # the stage is missing: `Job.check` says so before anything runs
+    return dirs
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(folder: str) -> str:
+    """Hash of the files in a model folder (names and bytes); "missing" when there is none."""
+    root = Path(folder)
+    if not root.is_dir():
+        return "missing"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 def file_key(root: str, relpath: str, sha256: str, settings: str) -> str:
@@ -117,10 +150,9 @@ def _models(spec: str) -> dict[str, Any]:
     """
     values = json.loads(spec)
     models: dict[str, Any] = {}
-    backbone = _stage("tounum.backbone")
+    _stage("tounum.backbone")
     classify = _stage("tounum.classify")
     try:
-        models["backbone"] = backbone.load_backbone(BackboneConfig(**values["backbone"]))
         models["classifier"] = classify.load_classifier(values["classify_dir"] or None)
         if values["caption"]:
             caption = _stage("tounum.caption")
@@ -152,8 +184,7 @@ class Job:
         run = self.config.run
         if not run.classify:
             return {}
-        spec = {"backbone": dataclasses.asdict(self.config.backbone),
-                "classify_dir": self.config.classify.model_dir, "caption": run.caption,
+        spec = {"classify_dir": self.config.classify.model_dir, "caption": run.caption,
                 "caption_dir": self.config.caption.model_dir}
         return _models(json.dumps(spec, sort_keys=True))
 
@@ -167,27 +198,33 @@ class Job:
                     raise StageUnavailable(f"tounum.enhance has no {name}() yet")
         if self.config.run.name_by and not self.config.run.caption:
             raise StageUnavailable("--name-by caption needs captions (do not pass --no-caption)")
-        self.models()
+        models = self.models()
+        try:
+            for model in models.values():  # build the backbones now: fail before any work
+                self.backbone(model)
+        except (OSError, ValueError, ImportError) as exc:
+            raise StageUnavailable(f"cannot build the backbone: {type(exc).__name__}: {exc}") from exc
 
     # -- step 1: one file, CPU ------------------------------------------------------------
     def prepare(self, ref: FileRef) -> Record:
         """Read, measure and enhance one file; the pixels travel in ``record.extra``."""
         record = Record(path=ref.relpath, root=ref.root, key=ref.key, sha256=ref.sha256,
                         size=ref.size)
-        record.extra["copy_dir"] = ref.copy_dir
+        record.extra["output_relpath"] = ref.output_relpath
         if ref.error:
             return record.fail(ref.error)
         start = time.perf_counter()
         try:
             io = _stage("tounum.io")
             try:
-                image = io.read_image(ref.path, max_pixels=self.config.io.max_pixels)
+                image = io.read_image(ref.path, max_pixels=self.config.io.max_pixels,
+                                      root=ref.root)
             except io.ImageReadError as exc:
-                return record.fail(str(exc).replace(ref.path, ref.relpath))
+                return record.fail(f"{ref.relpath}: {exc.reason}")
             record.width, record.height, record.format = image.width, image.height, image.format
             for warning in image.warnings:
                 record.add_warning(warning)
-            record.extra["suffix"] = Path(ref.relpath).suffix.lower()
+            record.extra.update(icc_profile=image.icc_profile, dpi=image.dpi)
             pixels = image.pixels
             record.t_read = time.perf_counter() - start
             if self.config.run.enhance:
@@ -203,9 +240,9 @@ class Job:
     def _enhance(self, record: Record, pixels: np.ndarray) -> np.ndarray:
         enhance = _stage("tounum.enhance")
         result = enhance.enhance(pixels, self.config.enhance)
-        before, after = result.quality_before, result.quality_after
-        record.noise_before, record.sharpness_before = _float(before.noise_sigma), _float(before.sharpness)
-        record.noise_after, record.sharpness_after = _float(after.noise_sigma), _float(after.sharpness)
+        for when, quality in (("before", result.quality_before), ("after", result.quality_after)):
+            for column, field_name in QUALITY_MEASURES.items():
+                setattr(record, f"{column}_{when}", _float(getattr(quality, field_name)))
         record.enhance_steps = json.dumps(result.steps, default=_json_default)
         return result.pixels
 
@@ -228,9 +265,10 @@ class Job:
     def _infer(self, records: Sequence[Record]) -> None:
         models = self.models()
         share = 1.0 / len(records)  # batch times are shared equally by its images
+        pixels = [r.extra["pixels"] for r in records]
         start = time.perf_counter()
-        features = models["backbone"].features([r.extra["pixels"] for r in records],
-                                               batch_size=self.config.backbone.batch_size)
+        backbone = self.backbone(models["classifier"])
+        features = backbone.features(pixels, batch_size=self.config.backbone.batch_size)
         t_features = (time.perf_counter() - start) * share
         start = time.perf_counter()
         prediction = models["classifier"].predict(features.pooled)
@@ -243,13 +281,33 @@ class Job:
             for j, name in enumerate(classes):
                 setattr(record, f"p_{name}", float(prediction.probs[i, j]))
         photos = [i for i, r in enumerate(records) if r.is_photo]
-        if self.config.run.caption and photos:
-            start = time.perf_counter()
-            captions = models["captioner"].caption(features.grid[photos], beam=self.config.caption.beam)
-            t_caption = (time.perf_counter() - start) / len(photos)
-            for i, caption in zip(photos, captions, strict=True):
-                records[i].caption, records[i].caption_score = caption.text, _float(caption.score)
-                records[i].t_caption = t_caption
+        if not (self.config.run.caption and photos):
+            return
+        captioner = models["captioner"]
+        start = time.perf_counter()
+        grid = features.grid[photos]
+        caption_backbone = self.backbone(captioner)
+        if caption_backbone is not backbone:  # trained on another resize: its own features
+            grid = caption_backbone.features([pixels[i] for i in photos],
+                                             batch_size=self.config.backbone.batch_size).grid
+        t_grid = (time.perf_counter() - start) / len(photos)
+        start = time.perf_counter()
+        captions = captioner.caption(grid, beam=self.config.caption.beam)
+        t_caption = (time.perf_counter() - start) / len(photos)
+        for i, caption in zip(photos, captions, strict=True):
+            records[i].caption, records[i].caption_score = caption.text, _float(caption.score)
+            records[i].t_caption = t_caption
+            records[i].t_features = (records[i].t_features or 0.0) + t_grid
+
+    def backbone(self, model: Any) -> Any:
+        """The backbone whose features ``model`` was trained on (its resize mode, if it says)."""
+        resize = getattr(model, "resize", None)
+        if resize is None:
+            resize = getattr(model, "info", {}).get("backbone", {}).get("resize")
+        config = self.config.backbone
+        if resize and resize != config.resize:
+            config = dataclasses.replace(config, resize=resize)
+        return _stage("tounum.backbone").load_backbone(config)
 
     # -- step 3: one file, CPU ------------------------------------------------------------
     def write(self, record: Record) -> Record:
@@ -260,11 +318,20 @@ class Job:
         start = time.perf_counter()
         try:
             io = _stage("tounum.io")
+            metadata = _stage("tounum.io.metadata")
             relpath = self.copy_relpath(record)
             dest = io.safe_output_path(self.out_dir, relpath)
-            io.write_image(pixels, dest, quality=self.config.io.jpeg_quality,
-                           **self._metadata(record))
-            record.enhanced_path = relpath
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            keywords = [record.doc_type] if record.doc_type else []
+            meta = (metadata.caption_metadata(record.caption or None, keywords,
+                                              writer=f"tounum {__version__}" if record.caption else None)
+                    if record.caption or keywords else None)
+            family = COPY_FORMAT[record.format]
+            io.write_image(pixels, dest, format=family, quality=self.config.io.jpeg_quality,
+                           xmp=meta.xmp if meta else None,
+                           iptc=meta.iptc if meta and family in ("JPEG", "TIFF") else None,
+                           icc_profile=record.extra.get("icc_profile"), dpi=record.extra.get("dpi"))
+            record.enhanced_path = dest.relative_to(self.out_dir).as_posix()
         except Exception as exc:
             log.debug("write %s", record.path, exc_info=True)
             record.fail(f"cannot write the enhanced copy: {type(exc).__name__}: {exc}")
@@ -272,23 +339,24 @@ class Job:
         return self._finish(record)
 
     def copy_relpath(self, record: Record) -> str:
-        """Where the enhanced copy goes, relative to the output folder ("/" separators)."""
-        relpath = Path(record.extra["copy_dir"], record.path)
-        suffix = record.extra.get("suffix", relpath.suffix.lower())
-        name = relpath.name if suffix in WRITABLE_SUFFIXES else f"{relpath.name}.png"
-        if self.config.run.name_by == "caption" and record.is_photo and record.caption:
-            # The client's naming, made safe: slug of the caption, plus a short hash of the input
-            # path so that two photos with the same caption never collide, run after run.
-            tag = hashlib.sha256(f"{record.root}\0{record.path}".encode()).hexdigest()[:8]
-            name = f"{slugify(record.caption)}-{tag}{suffix if suffix in WRITABLE_SUFFIXES else '.png'}"
-        return (relpath.parent / name).as_posix()
+        """Where the enhanced copy goes, relative to the output folder ("/" separators).
 
-    def _metadata(self, record: Record) -> dict[str, Any]:
-        keywords = [record.doc_type] if record.doc_type else []
-        if not (record.caption or keywords):
-            return {}
-        metadata = _stage("tounum.io.metadata")
-        return metadata.write_kwargs(description=record.caption, keywords=keywords)
+        The input's relative path, with the suffix of the copy's format appended when the name
+        does not already say it (``scan.bmp`` -> ``scan.bmp.png``); with ``name_by =
+        "caption"``, photos are named after their caption instead.
+        """
+        family = COPY_FORMAT[record.format]
+        relpath = PurePosixPath(ENHANCED_DIR, record.extra["output_relpath"])
+        suffix = SUFFIX_BY_FORMAT[family]
+        name = relpath.name
+        if FORMAT_BY_SUFFIX.get(relpath.suffix.lower()) != family:
+            name += suffix
+        if self.config.run.name_by == "caption" and record.is_photo and record.caption:
+            # The client's naming, made safe: the slug of the caption, and a short hash of the
+            # input path so that two photos with the same caption never collide, run after run.
+            tag = hashlib.sha256(f"{record.root}\0{record.path}".encode()).hexdigest()[:8]
+            name = f"{slugify(record.caption)}-{tag}{suffix}"
+        return (relpath.parent / name).as_posix()
 
     @staticmethod
     def _finish(record: Record) -> Record:
@@ -306,8 +374,9 @@ class Job:
 
         io = _stage("tounum.io")
         refs = [FileRef(path="", root=r.root, relpath=r.path, size=None, sha256="", key=r.key,
-                        copy_dir="") for r in records]
+                        output_relpath="") for r in records]
         dest = io.safe_output_path(self.out_dir, f"{ROWS_DIR}/{batch_id(refs)}.parquet")
+        dest.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist([r.to_row() for r in records], schema=arrow_schema())
         with io.atomic_write(dest, mode="wb") as f:
             pq.write_table(table, f)

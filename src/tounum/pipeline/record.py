@@ -47,6 +47,8 @@ class Record:
     sharpness_before: float | None = None
     noise_after: float | None = None
     sharpness_after: float | None = None
+    laplacian_var_before: float | None = None  # the client's sharpness measure (noise inflates it)
+    laplacian_var_after: float | None = None
     enhance_steps: str = ""  # JSON list of {"op": ..., params...}
     enhanced_path: str = ""  # relative to the output folder, "/" separators
     t_read: float | None = None
@@ -69,8 +71,13 @@ class Record:
         self.warnings = f"{self.warnings}; {message}" if self.warnings else message
 
     def to_row(self) -> dict[str, Any]:
-        """The record as one table row (every column of `COLUMNS`, in order)."""
-        return {name: getattr(self, name) for name in COLUMNS}
+        """The record as one table row (every column of `COLUMNS`, in order).
+
+        Text is made valid UTF-8: bytes of a file name that were not UTF-8 (kept by Python as
+        surrogates) are shown as ``\\xNN`` escapes.
+        """
+        return {name: printable(v) if isinstance(v := getattr(self, name), str) else v
+                for name in COLUMNS}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Record:
@@ -86,6 +93,18 @@ class Record:
         return cls(**values)
 
 
+def printable(text: str) -> str:
+    r"""``text`` as valid UTF-8, with undecodable file-name bytes as escapes.
+
+    Example
+    -------
+    >>> import os
+    >>> printable(os.fsdecode(b"caf\xe9.png"))
+    'caf\\xe9.png'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 COLUMNS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "extra")
 _DEFAULTS = {
     f.name: (f.default if f.default is not dataclasses.MISSING else None)
@@ -93,7 +112,9 @@ _DEFAULTS = {
 }
 _ARROW_TYPES = {"str": "string", "int | None": "int64", "float | None": "float64",
                 "bool | None": "bool"}
-QUALITY_MEASURES = ("noise", "sharpness")  # each has a _before and an _after column
+# Each has a _before and an _after column, from `tounum.enhance.Quality`'s fields.
+QUALITY_MEASURES = {"noise": "noise_sigma", "sharpness": "sharpness",
+                    "laplacian_var": "laplacian_variance"}
 
 
 def arrow_schema() -> Any:

@@ -64,14 +64,14 @@ def plan(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path,
          config: Config) -> tuple[list[FileRef], set[str]]:
     """Discover the inputs and the keys already finished: (every input, keys done and ok)."""
     io = _io()
-    out = Path(out_dir).resolve()
+    try:  # before discovery: an output folder inside an input must not be listed as input
+        out = io.check_output_dir(out_dir, [str(p) for p in inputs])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     manifest = io.discover([str(p) for p in inputs])
     if len(manifest) == 0:
         raise ConfigError(f"no input files found in {', '.join(map(str, inputs))}")
-    _refuse_overlap(manifest, out)
     settings = settings_hash(config)
-    roots = list(dict.fromkeys(manifest["root"]))
-    labels = _root_labels(roots)
     refs = []
     for row in manifest.itertuples(index=False):
         sha = row.sha256 if isinstance(row.sha256, str) else ""
@@ -79,7 +79,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path,
             path=str(row.path), root=str(row.root), relpath=str(row.relpath),
             size=None if pd.isna(row.size) else int(row.size), sha256=sha,
             key=file_key(str(row.root), str(row.relpath), sha, settings),
-            copy_dir=f"{ENHANCED_DIR}/{labels[row.root]}".rstrip("/"),
+            output_relpath=str(row.output_relpath),
             error=row.error if isinstance(row.error, str) and row.error else "",
         ))
     done = {key for key, status in _read_statuses(out) if status == "ok"}
@@ -130,7 +130,8 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path, config: C
     if todo:
         job.check()
     out.mkdir(parents=True, exist_ok=True)
-    _sweep_partial_files(out)
+    for path in _io().remove_temporaries(out):  # what a killed run was writing
+        log.info("removed the partial file %s", path)
     distributor = _distributor(config)
     batches = _batches(todo, config.run.batch_size)
     with _progress_bar(len(refs), len(refs) - len(todo), progress) as bar:
@@ -180,7 +181,7 @@ def _batches(refs: Sequence[FileRef], size: int) -> Iterator[list[FileRef]]:
 
 
 IO_NEEDED = ("discover", "read_image", "ImageReadError", "write_image", "atomic_write",
-             "safe_output_path")
+             "safe_output_path", "check_output_dir", "remove_temporaries")
 
 
 def _io() -> Any:
@@ -197,40 +198,6 @@ def _io() -> Any:
 
 def _display(ref: FileRef) -> str:
     return ref.relpath if not ref.error else f"{ref.relpath}: {ref.error}"
-
-
-def _root_labels(roots: Sequence[str]) -> dict[str, str]:
-    """Sub-folder of ``enhanced/`` per input root: none for one root, else its (unique) name."""
-    if len(roots) == 1:
-        return {roots[0]: ""}
-    labels: dict[str, str] = {}
-    for root in roots:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(root).name) or "input"
-        label, n = base, 1
-        while label in labels.values():
-            n += 1
-            label = f"{base}-{n}"
-        labels[root] = label
-    return labels
-
-
-def _refuse_overlap(manifest: pd.DataFrame, out: Path) -> None:
-    """The output folder must not be an input (we would read our own outputs as new scans)."""
-    for root in dict.fromkeys(manifest["root"]):
-        root_path = Path(root).resolve()
-        if root_path.is_dir() and (out == root_path or root_path in out.parents):
-            raise ConfigError(f"--out {out} is inside the input folder {root_path}; "
-                              "choose an output folder outside the inputs")
-
-
-def _sweep_partial_files(out: Path) -> None:
-    """Remove the temporary files a killed run left (io's atomic writes name them so)."""
-    pattern = getattr(_io(), "TEMP_GLOB", None)
-    if not pattern:
-        return
-    for path in out.rglob(pattern):
-        if path.is_file():
-            path.unlink()
 
 
 def _read_statuses(out: Path) -> Iterator[tuple[str, str]]:
