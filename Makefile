@@ -1,5 +1,6 @@
 # Two commands for a new machine: `make demo` and `make test`. Both install first.
-PYTHON ?= python3
+# The first supported Python found (the package needs 3.11 or 3.12).
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,12 +9,18 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Reinstall only when the project's declared dependencies change.
+# Reinstall only when the project's declared dependencies change. A dependency that pulls
+# opencv-python beside the headless build breaks cv2/ (both own it): remove the other builds,
+# then restore the headless files they shared.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m pip uninstall --yes --quiet opencv-python opencv-contrib-python 2>/dev/null || true
+	if $(BIN)/python -m pip show --quiet opencv-python opencv-contrib-python >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip uninstall --yes --quiet opencv-python opencv-contrib-python && \
+	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps \
+	    "$$(grep -o 'opencv-python-headless==[0-9.]*' pyproject.toml)"; fi
+	$(BIN)/python -c "import cv2, tounum.cli"
 	touch $(STAMP)
 
 test: install
