@@ -9,7 +9,6 @@ must end as error rows. `make_scans` is also the benchmark's and the tests' imag
 from __future__ import annotations
 
 import argparse
-import io as stdio
 import logging
 import sys
 import textwrap

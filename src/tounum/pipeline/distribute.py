@@ -9,15 +9,19 @@ the per-file CPU work (decode, assess, enhance, encode); a Dask distributor
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from tounum.pipeline.job import FileRef, Job
 from tounum.pipeline.record import Record
 
 Distributor = Callable[..., Iterator[list[Record]]]
+T = TypeVar("T")
 
 _worker_job: Job | None = None  # the job of this pool process, set once by the initializer
 
@@ -47,30 +51,80 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
 
     With ``workers == 1`` everything runs in this process. Otherwise the next batch is read and
     enhanced by the pool while this process runs the models on the current one, so that at most
-    two batches of pixels are in memory whatever the number of inputs.
+    about three batches of pixels are in memory whatever the number of inputs. A pool process
+    that dies (a decoder crash, the out-of-memory killer) costs a fresh pool and an error row
+    for the file it was on; the run goes on.
     """
     workers = workers or default_workers()
     if workers == 1:
         for batch in batches:
             yield job(batch)
         return
-    # spawn, not fork: this process holds TensorFlow's threads, which do not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(job,)) as pool:
-        pending: list[Future[Record]] | None = None
+    with _Pool(job, workers) as pool:
+        pending: tuple[Sequence[FileRef], list[Future[Record]]] | None = None
         for batch in batches:
-            submitted = [pool.submit(_prepare, ref) for ref in batch]
+            submitted = (batch, [pool.submit(_prepare, ref) for ref in batch])
             if pending is not None:
-                yield _finish(job, pool, pending)
+                yield _finish(job, pool, *pending)
             pending = submitted
         if pending is not None:
-            yield _finish(job, pool, pending)
+            yield _finish(job, pool, *pending)
 
 
-def _finish(job: Job, pool: ProcessPoolExecutor, prepared: list[Future[Record]]) -> list[Record]:
-    records = [future.result() for future in prepared]
+def _finish(job: Job, pool: _Pool, refs: Sequence[FileRef],
+            prepared: list[Future[Record]]) -> list[Record]:
+    records = pool.results(_prepare, refs, prepared,
+                           lambda ref: job.prepare(dataclasses.replace(ref, error=CRASHED)))
     job.infer(records)
-    records = list(pool.map(_write, records))
+    written = [pool.submit(_write, record) for record in records]
+    records = pool.results(_write, records, written, lambda r: job.write(r.fail(CRASHED)))
     job.commit(records)
     return records
+
+
+CRASHED = "the worker process died on this file (a decoder crash or out of memory)"
+
+
+class _Pool:
+    """A spawn process pool that replaces itself when one of its processes dies."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        self.job, self.workers = job, workers
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: this process holds TensorFlow's threads, which do not survive a fork.
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(self.job,))
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def _restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._start()
+
+    def submit(self, fn: Callable[[T], Record], arg: T) -> Future[Record]:
+        try:
+            return self.pool.submit(fn, arg)
+        except BrokenProcessPool:
+            self._restart()
+            return self.pool.submit(fn, arg)
+
+    def results(self, fn: Callable[[T], Record], args: Sequence[T], futures: list[Future[Record]],
+                crashed: Callable[[T], Record]) -> list[Record]:
+        """The futures' records; those lost with a dead process are redone one at a time."""
+        out = []
+        for arg, future in zip(args, futures, strict=True):
+            try:
+                out.append(future.result())
+            except BrokenProcessPool:
+                try:  # alone, so that only the file that kills a process gets the error row
+                    out.append(self.submit(fn, arg).result())
+                except BrokenProcessPool:
+                    self._restart()
+                    out.append(crashed(arg))
+        return out

@@ -1,14 +1,13 @@
 """The per-image result: one `Record` per input file; the results table is built from records.
 
 A record travels from the worker that made it to the rows file of its batch and from there into
-``results.csv`` / ``results.parquet``; `COLUMNS` fixes the order and `Record.from_row` reads one
-back, so that a resumed run merges old and new rows the same way.
+``results.csv`` / ``results.parquet``; `COLUMNS` fixes the order and `arrow_schema` the types,
+so that a resumed run merges old and new rows the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,19 +78,6 @@ class Record:
         return {name: printable(v) if isinstance(v := getattr(self, name), str) else v
                 for name in COLUMNS}
 
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Record:
-        """Inverse of `to_row`; NaN read back from a table becomes ``None``."""
-        values = {}
-        for name in COLUMNS:
-            value = row.get(name)
-            if isinstance(value, float) and math.isnan(value):
-                value = None
-            if value is None and _DEFAULTS[name] is not None:
-                value = _DEFAULTS[name]
-            values[name] = value
-        return cls(**values)
-
 
 def printable(text: str) -> str:
     r"""``text`` as valid UTF-8, with undecodable file-name bytes as escapes.
@@ -106,10 +92,6 @@ def printable(text: str) -> str:
 
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Record) if f.name != "extra")
-_DEFAULTS = {
-    f.name: (f.default if f.default is not dataclasses.MISSING else None)
-    for f in dataclasses.fields(Record)
-}
 _ARROW_TYPES = {"str": "string", "int | None": "int64", "float | None": "float64",
                 "bool | None": "bool"}
 # Each has a _before and an _after column, from `tounum.enhance.Quality`'s fields.

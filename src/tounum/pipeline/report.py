@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tounum.config import Config
+from tounum.config import Config, dumps
 from tounum.pipeline.record import QUALITY_MEASURES
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def render(table: pd.DataFrame, out_dir: Path, config: Config | None = None) -> 
         _enhanced_section(ok, out_dir, n_thumbs),
         _captions_section(ok, out_dir, n_thumbs),
         _errors_section(table[table["status"] != "ok"]),
+        f"<details><summary>Settings of this run</summary><pre>{_e(dumps(config))}</pre></details>",
     ]
     body = "\n".join(p for p in parts if p)
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>tounum report"
@@ -96,7 +97,9 @@ def _quality_section(ok: pd.DataFrame) -> str:
         data = [pd.to_numeric(ok[f"{measure}_{w}"], errors="coerce").dropna() for w in
                 ("before", "after")]
         ax.boxplot(data, tick_labels=["before", "after"])
-        ax.set_title(measure)
+        ax.set_title(measure.replace("_", " "))
+        if measure == "laplacian_var" and all(len(d) and d.min() > 0 for d in data):
+            ax.set_yscale("log")  # spans decades between a blurred photo and a text page
     return (f"<h2>Quality before and after enhancement</h2><table><tr><th class=l>measurement"
             f"</th>{head}</tr>{rows}</table>{_png(fig)}")
 
@@ -107,13 +110,15 @@ def _timing_section(ok: pd.DataFrame) -> str:
     if not columns:
         return ""
     means = {c: pd.to_numeric(ok[c], errors="coerce").mean() for c in columns}
-    cells = "".join(f"<td>{means[c] * 1000:.0f}</td>" for c in columns)
+    cells = "".join(f"<td>{means[c] * 1000:.1f}</td>" for c in columns)
     head = "".join(f"<th>{c[2:]}</th>" for c in columns)
     return (f"<h2>Time per image (ms, mean)</h2><table><tr>{head}</tr><tr>{cells}</tr></table>"
             f"<p class=sub>Batched model time is shared equally by the images of a batch.</p>")
 
 
 def _enhanced_section(ok: pd.DataFrame, out_dir: Path, limit: int) -> str:
+    if ok["enhance_steps"].fillna("").eq("").all():
+        return "<h2>Enhanced images</h2><p>Enhancement was off in this run.</p>"
     changed = ok[ok["enhance_steps"].fillna("[]").ne("[]") & ok["enhance_steps"].fillna("").ne("")
                  & ok["enhanced_path"].fillna("").ne("")]
     if changed.empty:

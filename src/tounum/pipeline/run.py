@@ -20,7 +20,6 @@ import importlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,8 +30,7 @@ from typing import Any
 import pandas as pd
 
 from tounum.config import Config, ConfigError
-from tounum.pipeline.job import (ENHANCED_DIR, ROWS_DIR, STATE_DIR, FileRef, Job,
-                                 StageUnavailable, file_key, settings_hash)
+from tounum.pipeline.job import ROWS_DIR, FileRef, Job, StageUnavailable, file_key, settings_hash
 from tounum.pipeline.record import COLUMNS, Record, arrow_schema
 
 log = logging.getLogger(__name__)
