@@ -30,7 +30,7 @@ demo: install
 	$(BIN)/python -m tounum.pipeline.demo --out demo_output
 
 notebooks: install
-	$(BIN)/python -m tounum.notebooks --out notebooks/html
+	$(BIN)/python notebooks/run.py --out notebooks/html
 
 clean:
 	rm -rf $(VENV) demo_output
