@@ -166,6 +166,10 @@ def test_check_output_dir(tmp_path):
         assert str(scans) in str(info.value)
     with pytest.raises(OutputPathError, match="contains the input file"):
         check_output_dir(scans / "day1", [photo])
+    # the entries of a list of paths count as inputs
+    (tmp_path / "list.txt").write_text(f"{photo}\n")
+    with pytest.raises(OutputPathError, match="contains the input file"):
+        check_output_dir(scans, [tmp_path / "list.txt"])
     # a single file's folder may hold the output folder
     assert check_output_dir(scans / "day1" / "out", [photo])
     # reached through a symbolic link: still the same folder

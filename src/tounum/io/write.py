@@ -25,6 +25,7 @@ from typing import IO, Any
 import imageio.v3 as iio
 import numpy as np
 
+from tounum.io.discover import LIST_SUFFIXES, read_path_list
 from tounum.io.read import display_path
 
 TEMP_SUFFIX = ".tounum-part"
@@ -339,7 +340,8 @@ def check_output_dir(out_dir: str | os.PathLike[str], inputs: Iterable[str | os.
     Parameters
     ----------
     out_dir : the output folder (need not exist yet).
-    inputs : the input folders and files (as given on the command line or listed).
+    inputs : the input folders and files as given; the entries of ``.txt``/``.csv`` lists
+        are checked too.
 
     Returns
     -------
@@ -359,7 +361,12 @@ def check_output_dir(out_dir: str | os.PathLike[str], inputs: Iterable[str | os.
     /scans/out: the output folder is inside the input folder /scans; choose a folder outside the inputs
     """
     out = Path(os.path.realpath(out_dir))
+    expanded: list[str | os.PathLike[str]] = []
     for item in inputs:
+        expanded.append(item)
+        if str(item).lower().endswith(LIST_SUFFIXES) and os.path.isfile(item):
+            expanded.extend(read_path_list(item))
+    for item in expanded:
         real = Path(os.path.realpath(item))
         is_dir = not real.is_file()  # a missing input counts as a folder: the safe side
         if is_dir and (out == real or real in out.parents):
