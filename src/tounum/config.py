@@ -65,8 +65,10 @@ class ClassifyConfig:
 @dataclass
 class CaptionConfig:
     model_dir: str = ""  # empty: the model shipped in the package
-    beam: int = 3
-    max_length: int = 30
+    beam: int = 3  # beam width; 1 = greedy
+    max_length: int = 30  # words at most in a caption
+    alpha: float = 0.7  # beam length normalisation: log p / length ** alpha
+    batch_size: int = 32  # images decoded together
 
 
 @dataclass

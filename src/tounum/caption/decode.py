@@ -27,6 +27,21 @@ def _as_positions(grid: np.ndarray) -> np.ndarray:
     return grid.reshape(grid.shape[0], -1, grid.shape[-1]) if grid.ndim == 4 else grid
 
 
+def compiled_step(model):
+    """``model.step`` compiled once per model when the backend can (TensorFlow), else as is."""
+    step = getattr(model, "_compiled_step", None)
+    if step is None:
+        import keras
+
+        step = model.step
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            step = tf.function(model.step, reduce_retracing=True)
+        model._compiled_step = step
+    return step
+
+
 def _log_softmax(logits) -> np.ndarray:
     return np.asarray(ops.log_softmax(logits, axis=-1), dtype=np.float64)
 
@@ -67,6 +82,7 @@ def greedy(model, vocab: Vocabulary, grid: np.ndarray, max_length: int = 22, *,
     features = _as_positions(grid)
     n = len(features)
     encoded, keys, state = model.encode(features)
+    run_step = compiled_step(model)
     token = np.full(n, vocab.start_id, dtype=np.int32)
     out = np.zeros((n, max_length), dtype=np.int32)
     logp = np.zeros(n)
@@ -74,7 +90,7 @@ def greedy(model, vocab: Vocabulary, grid: np.ndarray, max_length: int = 22, *,
     done = np.zeros(n, dtype=bool)
     lengths = np.full(n, max_length)
     for t in range(max_length):
-        logits, state, alpha_t = model.step(token, state, encoded, keys)
+        logits, state, alpha_t = run_step(token, state, encoded, keys)
         step_logp = _log_softmax(logits)
         if temperature > 0:
             probs = np.exp(step_logp / temperature)
@@ -127,6 +143,7 @@ def beam_search(model, vocab: Vocabulary, grid: np.ndarray, beam: int = 3, max_l
     features = _as_positions(grid)
     n, k, positions = len(features), beam, features.shape[1]
     encoded, keys, state = model.encode(np.repeat(features, k, axis=0))
+    run_step = compiled_step(model)
     scores = np.full((n, k), -np.inf)
     scores[:, 0] = 0.0  # one live start per image, so the first step does not pick duplicates
     live = np.full(n, k)  # slots still searching, per image
@@ -135,7 +152,7 @@ def beam_search(model, vocab: Vocabulary, grid: np.ndarray, beam: int = 3, max_l
     last = np.full(n * k, vocab.start_id, dtype=np.int32)
     finished: list[list[tuple[float, int, list[int], np.ndarray]]] = [[] for _ in range(n)]
     for t in range(max_length):
-        logits, state, alpha_t = model.step(last, state, encoded, keys)
+        logits, state, alpha_t = run_step(last, state, encoded, keys)
         step = _log_softmax(logits).reshape(n, k, -1)
         alpha_t = np.asarray(alpha_t).reshape(n, k, positions)
         candidates = (scores[:, :, None] + step).reshape(n, -1)
@@ -146,7 +163,8 @@ def beam_search(model, vocab: Vocabulary, grid: np.ndarray, beam: int = 3, max_l
         for i in range(n):
             if live[i] == 0:
                 continue
-            order = np.argsort(-candidates[i], kind="stable")[:live[i]]
+            top = np.argpartition(-candidates[i], live[i] - 1)[:live[i]]
+            order = top[np.lexsort((top, -candidates[i, top]))]  # best first; ties by index
             slot = 0
             for c in order:
                 if not np.isfinite(candidates[i, c]):

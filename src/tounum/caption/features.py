@@ -61,7 +61,8 @@ def _open_grid(folder: Path, capacity: int, shape: tuple[int, ...]) -> np.ndarra
         tmp = folder / "grid.grow.npy"
         grid = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(capacity, *shape))
         for start in range(0, old.shape[0], 512):
-            grid[start:start + 512] = old[start:start + 512]
+            chunk = old[start:start + 512]
+            grid[start:start + len(chunk)] = chunk
         grid.flush()
         del old
         tmp.replace(path)
