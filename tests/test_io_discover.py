@@ -114,9 +114,32 @@ def test_symlinked_folders_only_followed_when_asked(tmp_path):
     plain = discover([root])
     assert plain["relpath"].tolist() == ["alias", "real/a.png"]
     assert plain["error"].iloc[0] == "symbolic link to a folder, not followed (follow_symlinks is off)"
-    followed = discover([root], follow_symlinks=True)
-    assert followed["relpath"].tolist() == ["alias/a.png"]  # the same file, listed once
-    assert followed["error"].tolist() == [None]
+    followed = discover([root], follow_symlinks=True)  # the folder is listed under its own name
+    assert followed["relpath"].tolist() == ["alias", "real/a.png"]
+    assert followed["error"].iloc[0].startswith("symbolic link to a folder listed already")
+    assert followed["error"].iloc[1] is None
+
+
+def test_symlink_loop_does_not_hang(tmp_path):
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.png").write_bytes(b"a")
+    (root / "sub" / "loop").symlink_to(root)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b.png").write_bytes(b"b")
+    (root / "away").symlink_to(tmp_path / "out")
+    manifest = discover([root], follow_symlinks=True)
+    assert manifest["relpath"].tolist() == ["away/b.png", "sub/a.png", "sub/loop"]
+    assert manifest["error"].iloc[0].startswith("path is outside the input folder")
+    assert "loop or an alias" in manifest["error"].iloc[2]
+
+
+def test_symlinked_file_and_its_target_both_listed(tmp_path):
+    (tmp_path / "real.png").write_bytes(b"r")
+    (tmp_path / "alias.png").symlink_to(tmp_path / "real.png")
+    manifest = discover([tmp_path, tmp_path / "real.png"])
+    assert manifest["relpath"].tolist() == ["alias.png", "real.png"]
+    assert manifest["sha256"].nunique() == 1 and manifest["error"].isna().all()
 
 
 def test_checksum_can_be_skipped(tmp_path):

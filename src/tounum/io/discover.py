@@ -58,18 +58,29 @@ def read_path_list(list_file: str | os.PathLike[str]) -> list[str]:
 
 
 def _walk(root: str, follow_symlinks: bool) -> Iterator[tuple[str, str | None]]:
-    """(path, error) for every file under ``root``, sorted, depth first."""
+    """(path, error) for every file under ``root``, depth first; each real folder walked once."""
     failures: list[OSError] = []
+    seen = {os.path.realpath(root)}
     for folder, dirs, files in os.walk(root, onerror=failures.append, followlinks=follow_symlinks):
         while failures:
             exc = failures.pop()
             yield exc.filename or folder, f"cannot list folder: {exc.strerror}"
-        dirs.sort()
-        for name in dirs:
+        # Real folders before links to folders, so that a folder is listed under its own name;
+        # a link to a folder already walked (a loop, or an alias) is not followed.
+        entries = sorted((os.path.islink(os.path.join(folder, d)), d) for d in dirs)
+        dirs[:] = []
+        for is_link, name in entries:
             full = os.path.join(folder, name)
-            if os.path.islink(full) and not follow_symlinks:
+            real = os.path.realpath(full)
+            if is_link and not follow_symlinks:
                 yield full, "symbolic link to a folder, not followed (follow_symlinks is off)"
-            elif name.lower().endswith(IMAGE_SUFFIXES):
+                continue
+            if real in seen:
+                yield full, "symbolic link to a folder listed already (a loop or an alias), not followed"
+                continue
+            seen.add(real)
+            dirs.append(name)
+            if name.lower().endswith(IMAGE_SUFFIXES):
                 yield full, "is a directory named like an image, not an image file (its content is listed)"
         for name in sorted(files):
             yield os.path.join(folder, name), None
@@ -142,7 +153,7 @@ def discover(inputs: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], 
         inputs = [inputs]
     rows, seen = [], set()
     for path, root, error in _entries(inputs, follow_symlinks):
-        identity = os.path.realpath(path) if error is None else path
+        identity = os.path.normpath(path)  # the same entry reached through two inputs
         if identity in seen:
             continue
         seen.add(identity)
