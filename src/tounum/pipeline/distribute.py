@@ -29,6 +29,12 @@ _worker_job: Job | None = None  # the job of this pool process, set once by the 
 def _init_worker(job: Job) -> None:
     global _worker_job
     _worker_job = job
+    try:  # the pool is the parallelism: OpenCV's own threads would only oversubscribe the cores
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 def _prepare(ref: FileRef) -> Record:

@@ -292,7 +292,9 @@ class Job:
                                              batch_size=self.config.backbone.batch_size).grid
         t_grid = (time.perf_counter() - start) / len(photos)
         start = time.perf_counter()
-        captions = captioner.caption(grid, beam=self.config.caption.beam)
+        c = self.config.caption
+        captions = captioner.caption(grid, beam=c.beam, batch_size=c.batch_size, alpha=c.alpha,
+                                     max_words=c.max_length)
         t_caption = (time.perf_counter() - start) / len(photos)
         for i, caption in zip(photos, captions, strict=True):
             records[i].caption, records[i].caption_score = caption.text, _float(caption.score)
