@@ -358,6 +358,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = 200_000_000,
             raise ImageReadError(path, "not a regular file")
         head = fp.read(2048)
         fp.seek(0)
+        # Pillow's warnings (corrupt EXIF...) go into the record. catch_warnings is process-wide:
+        # the pipeline reads from one thread per process, so each list is exact.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             im = _open(fp, head, path, max_pixels)
