@@ -11,7 +11,7 @@ from PIL import Image, ImageFile, ImageOps
 from tounum.config import IOConfig
 from tounum.io import ImageReadError, read_image, sha256_file
 from tounum.io.read import describe_non_image, display_path
-from tounum.io.samples import bad_images, encode, gradient, good_images, png_header_only
+from tounum.io.samples import bad_images, encode, good_images, gradient, png_header_only, raw_png
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,19 @@ def test_16_bit_png_scaled_by_bit_depth(good):
     im = read_image(good / "grey16.png")
     assert im.mode.startswith("I;16") and im.bit_depth == 16
     np.testing.assert_array_equal(im.pixels[..., 0], gradient()[..., 0])
+
+
+def test_16_bit_rgb_png_and_16_bit_tiff(tmp_path):
+    values = np.array([[[0, 32896, 65535], [65535, 257, 0]]], ">u2")  # 1 row, 2 RGB pixels
+    path = _write(tmp_path / "rgb48.png", raw_png(2, 1, b"\x00" + values.tobytes(), bit_depth=16, colour_type=2))
+    im = read_image(path)
+    assert im.bit_depth == 16 and im.mode == "RGB"
+    assert np.abs(im.pixels.astype(int) - np.rint(values / 257)).max() <= 1
+    tif = tmp_path / "grey16.tif"
+    Image.fromarray(np.array([[0, 65535, 257 * 100]], np.uint16)).save(tif)
+    im = read_image(tif)
+    assert im.bit_depth == 16 and im.mode.startswith("I;16")
+    assert im.pixels[0, :, 0].tolist() == [0, 255, 100]
 
 
 def test_32_bit_integer_tiff_scaled_by_its_range(tmp_path):

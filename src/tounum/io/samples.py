@@ -36,6 +36,24 @@ def encode(image: Image.Image, format: str, **params) -> bytes:
     return buffer.getvalue()
 
 
+def raw_png(width: int, height: int, rows: bytes, *, bit_depth: int = 8, colour_type: int = 0) -> bytes:
+    """A PNG assembled by hand from filtered scanlines ``rows``, for what Pillow cannot write
+    (16-bit RGB) or would refuse (a header declaring more pixels than the data holds).
+
+    Example
+    -------
+    >>> raw_png(1, 1, b"\\x00\\x7f")[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares ``width`` x ``height`` (a decompression bomb's shape).
 
@@ -44,13 +62,7 @@ def png_header_only(width: int, height: int) -> bytes:
     >>> len(png_header_only(100_000, 100_000)) < 100
     True
     """
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return raw_png(width, height, b"\x00" * 64)
 
 
 def good_images() -> dict[str, bytes]:
