@@ -34,6 +34,9 @@ import numpy as np
 
 from tounum import __version__
 from tounum.config import Config, ConfigError
+import tounum.io as tio
+from tounum.io.discover import IMAGE_SUFFIXES
+from tounum.io.metadata import caption_metadata
 from tounum.pipeline.record import QUALITY_MEASURES, Record, arrow_schema
 
 log = logging.getLogger(__name__)
@@ -149,19 +152,20 @@ def _models(spec: str) -> dict[str, Any]:
     ``spec`` is the JSON of the settings that choose the models, so that it can key the cache.
     """
     values = json.loads(spec)
-    models: dict[str, Any] = {}
-    _stage("tounum.backbone")
-    classify = _stage("tounum.classify")
-    try:
-        models["classifier"] = classify.load_classifier(values["classify_dir"] or None)
-        if values["caption"]:
-            caption = _stage("tounum.caption")
-            models["captioner"] = caption.load_captioner(values["caption_dir"] or None)
-    except StageUnavailable:
-        raise
-    except (OSError, ValueError, ImportError, AttributeError) as exc:
-        raise StageUnavailable(f"cannot load a model: {type(exc).__name__}: {exc}") from exc
+    models = {"classifier": _load("tounum.classify", "load_classifier", values["classify_dir"],
+                                  "the document-type classifier", "--no-classify")}
+    if values["caption"]:
+        models["captioner"] = _load("tounum.caption", "load_captioner", values["caption_dir"],
+                                    "the captioner", "--no-caption")
     return models
+
+
+def _load(module: str, loader: str, model_dir: str, what: str, option: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), loader)(model_dir or None)
+    except (OSError, ValueError, ImportError, AttributeError, KeyError) as exc:
+        raise StageUnavailable(f"{what} cannot be loaded ({type(exc).__name__}: {exc}); "
+                               f"ship or train its model, or run with {option}") from exc
 
 
 class Job:
@@ -190,12 +194,12 @@ class Job:
 
     def check(self) -> None:
         """Import every enabled stage and load its model now: fail before any work is done."""
-        _stage("tounum.io")
         if self.config.run.enhance:
             enhance = _stage("tounum.enhance")
             for name in ("assess", "enhance"):
                 if not hasattr(enhance, name):
-                    raise StageUnavailable(f"tounum.enhance has no {name}() yet")
+                    raise StageUnavailable(f"tounum.enhance has no {name}() in this version: the "
+                                           "images cannot be cleaned; run with --no-enhance")
         if self.config.run.name_by and not self.config.run.caption:
             raise StageUnavailable("--name-by caption needs captions (do not pass --no-caption)")
         models = self.models()
@@ -203,7 +207,8 @@ class Job:
             for model in models.values():  # build the backbones now: fail before any work
                 self.backbone(model)
         except (OSError, ValueError, ImportError) as exc:
-            raise StageUnavailable(f"cannot build the backbone: {type(exc).__name__}: {exc}") from exc
+            raise StageUnavailable(f"the backbone cannot be built ({type(exc).__name__}: {exc}); "
+                                   "run with --no-classify") from exc
 
     # -- step 1: one file, CPU ------------------------------------------------------------
     def prepare(self, ref: FileRef) -> Record:
@@ -215,12 +220,14 @@ class Job:
             return record.fail(ref.error)
         start = time.perf_counter()
         try:
-            io = _stage("tounum.io")
             try:
-                image = io.read_image(ref.path, max_pixels=self.config.io.max_pixels,
+                image = tio.read_image(ref.path, max_pixels=self.config.io.max_pixels,
                                       root=ref.root)
-            except io.ImageReadError as exc:
-                return record.fail(f"{ref.relpath}: {exc.reason}")
+            except tio.ImageReadError as exc:
+                record.fail(f"{ref.relpath}: {exc.reason}")
+                if not ref.relpath.lower().endswith(IMAGE_SUFFIXES):
+                    record.status = "skipped"  # notes.txt, Thumbs.db: not handed over as a scan
+                return record
             record.width, record.height, record.format = image.width, image.height, image.format
             for warning in image.warnings:
                 record.add_warning(warning)
@@ -319,17 +326,15 @@ class Job:
             return self._finish(record)
         start = time.perf_counter()
         try:
-            io = _stage("tounum.io")
-            metadata = _stage("tounum.io.metadata")
             relpath = self.copy_relpath(record)
-            dest = io.safe_output_path(self.out_dir, relpath)
+            dest = tio.safe_output_path(self.out_dir, relpath)
             dest.parent.mkdir(parents=True, exist_ok=True)
             keywords = [record.doc_type] if record.doc_type else []
-            meta = (metadata.caption_metadata(record.caption or None, keywords,
+            meta = (caption_metadata(record.caption or None, keywords,
                                               writer=f"tounum {__version__}" if record.caption else None)
                     if record.caption or keywords else None)
             family = COPY_FORMAT[record.format]
-            io.write_image(pixels, dest, format=family, quality=self.config.io.jpeg_quality,
+            tio.write_image(pixels, dest, format=family, quality=self.config.io.jpeg_quality,
                            xmp=meta.xmp if meta else None,
                            iptc=meta.iptc if meta and family in ("JPEG", "TIFF") else None,
                            icc_profile=record.extra.get("icc_profile"), dpi=record.extra.get("dpi"))
@@ -374,13 +379,12 @@ class Job:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        io = _stage("tounum.io")
         refs = [FileRef(path="", root=r.root, relpath=r.path, size=None, sha256="", key=r.key,
                         output_relpath="") for r in records]
-        dest = io.safe_output_path(self.out_dir, f"{ROWS_DIR}/{batch_id(refs)}.parquet")
+        dest = tio.safe_output_path(self.out_dir, f"{ROWS_DIR}/{batch_id(refs)}.parquet")
         dest.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist([r.to_row() for r in records], schema=arrow_schema())
-        with io.atomic_write(dest, mode="wb") as f:
+        with tio.atomic_write(dest, mode="wb") as f:
             pq.write_table(table, f)
         return dest
 

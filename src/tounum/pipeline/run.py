@@ -29,8 +29,9 @@ from typing import Any
 
 import pandas as pd
 
+import tounum.io as tio
 from tounum.config import Config, ConfigError
-from tounum.pipeline.job import ROWS_DIR, FileRef, Job, StageUnavailable, file_key, settings_hash
+from tounum.pipeline.job import ROWS_DIR, FileRef, Job, file_key, settings_hash
 from tounum.pipeline.record import COLUMNS, Record, arrow_schema
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,11 @@ class RunSummary:
 def plan(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path,
          config: Config) -> tuple[list[FileRef], set[str]]:
     """Discover the inputs and the keys already finished: (every input, keys done and ok)."""
-    io = _io()
     try:  # before discovery: an output folder inside an input must not be listed as input
-        out = io.check_output_dir(out_dir, [str(p) for p in inputs])
+        out = tio.check_output_dir(out_dir, [str(p) for p in inputs])
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    manifest = io.discover([str(p) for p in inputs])
+    manifest = tio.discover([str(p) for p in inputs])
     if len(manifest) == 0:
         raise ConfigError(f"no input files found in {', '.join(map(str, inputs))}")
     settings = settings_hash(config)
@@ -128,7 +128,7 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path, config: C
     if todo:
         job.check()
     out.mkdir(parents=True, exist_ok=True)
-    for path in _io().remove_temporaries(out):  # what a killed run was writing
+    for path in tio.remove_temporaries(out):  # what a killed run was writing
         log.info("removed the partial file %s", path)
     distributor = _distributor(config)
     batches = _batches(todo, config.run.batch_size)
@@ -176,22 +176,6 @@ def _distributor(config: Config) -> Callable[..., Iterator[list[Record]]]:
 def _batches(refs: Sequence[FileRef], size: int) -> Iterator[list[FileRef]]:
     for i in range(0, len(refs), size):
         yield list(refs[i:i + size])
-
-
-IO_NEEDED = ("discover", "read_image", "ImageReadError", "write_image", "atomic_write",
-             "safe_output_path", "check_output_dir", "remove_temporaries")
-
-
-def _io() -> Any:
-    try:
-        io = importlib.import_module("tounum.io")
-    except ImportError as exc:
-        raise StageUnavailable(f"tounum.io is not available: {exc}") from exc
-    missing = [name for name in IO_NEEDED if not hasattr(io, name)]
-    if missing:
-        raise StageUnavailable(f"tounum.io does not provide {', '.join(missing)} yet: "
-                               "tounum run cannot read or write files safely without them")
-    return io
 
 
 def _display(ref: FileRef) -> str:
@@ -257,17 +241,16 @@ def write_outputs(table: pd.DataFrame, out: Path, config: Config) -> dict[str, P
 
     from tounum.pipeline import report
 
-    io = _io()
     outputs = {name: out / name for name in ("results.csv", "results.parquet", "captions.json",
                                               "report.html")}
-    with io.atomic_write(outputs["results.csv"], mode="w") as f:
+    with tio.atomic_write(outputs["results.csv"], mode="w") as f:
         table.to_csv(f, index=False)
-    with io.atomic_write(outputs["results.parquet"], mode="wb") as f:
+    with tio.atomic_write(outputs["results.parquet"], mode="wb") as f:
         pq.write_table(pa.Table.from_pandas(table, schema=arrow_schema(), preserve_index=False), f)
-    with io.atomic_write(outputs["captions.json"], mode="w") as f:
+    with tio.atomic_write(outputs["captions.json"], mode="w") as f:
         json.dump(coco_captions(table), f, indent=1, ensure_ascii=False)
     html = report.render(table, out, config)
-    with io.atomic_write(outputs["report.html"], mode="w") as f:
+    with tio.atomic_write(outputs["report.html"], mode="w") as f:
         f.write(html)
     return outputs
 
