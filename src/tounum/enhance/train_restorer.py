@@ -1,0 +1,148 @@
+"""Train the blind restorer on synthetic degradations of clean patches.
+
+    python -m tounum.enhance.train_restorer --out /tmp/restorer --minutes 60
+
+Clean 64x64 patches are cut once from train400_gray (grey, as three equal channels) and the
+Flickr8k train photos into ``patches.npy``; every epoch degrades a fresh random subset with one
+of: Gaussian noise sigma 0..55, Gaussian blur 0..2.5 plus noise 0..5, or JPEG quality 10..90
+(after light noise). Weights are saved after every epoch and a rerun resumes from them; it
+stops after ``--minutes`` of wall time. ``restorer.weights.h5`` in the output folder is what
+ships in ``tounum/models/restorer/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
+
+log = logging.getLogger(__name__)
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+
+
+@dataclass
+class TrainConfig:
+    out: str = "/tmp/restorer"
+    data: str = str(DATA)
+    patch: int = 64
+    patches_per_gray: int = 24  # train400_gray: 400 images of 180x180
+    patches_per_photo: int = 3  # Flickr8k train: 6,000 photos of 224x224
+    samples_per_epoch: int = 6144
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    epochs: int = 60  # the cosine schedule's length; --minutes usually stops first
+    minutes: float = 60.0
+    seed: int = 0
+
+
+def extract_patches(config: TrainConfig) -> np.ndarray:
+    """Random clean patches (N, p, p, 3) uint8 from the two training sets, cached as .npy."""
+    import imageio.v3 as iio
+
+    cache = Path(config.out) / "patches.npy"
+    if cache.is_file():
+        return np.load(cache)
+    rng = np.random.default_rng(config.seed)
+    p = config.patch
+    root = Path(config.data)
+    sources = [(f, config.patches_per_gray) for f in sorted((root / "restoration" / "train400_gray").glob("*.png"))]
+    flickr = root / "captions" / "flickr8k"
+    names = (flickr / "splits" / "train.txt").read_text().split()
+    sources += [(flickr / "images" / n, config.patches_per_photo) for n in names]
+    patches = []
+    for path, count in sources:
+        img = np.asarray(iio.imread(path))
+        img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+        h, w = img.shape[:2]
+        for _ in range(count):
+            y, x = rng.integers(0, h - p + 1), rng.integers(0, w - p + 1)
+            patch = img[y:y + p, x:x + p]
+            patches.append(np.rot90(patch, rng.integers(4))[:, :: rng.choice((1, -1))])
+    patches = np.ascontiguousarray(np.stack(patches))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, patches)
+    log.info("extracted %d patches from %d images", len(patches), len(sources))
+    return patches
+
+
+def degrade_randomly(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random degradation of one uint8 patch: noise, blur + light noise, or JPEG."""
+    kind = rng.random()
+    if kind < 0.5:
+        return add_gaussian_noise(clean, rng.uniform(0, 55), seed=rng)
+    if kind < 0.75:
+        blurred = gaussian_blur(clean, rng.uniform(0, 2.5))
+        return add_gaussian_noise(blurred, rng.uniform(0, 5), seed=rng)
+    return jpeg_compress(add_gaussian_noise(clean, rng.uniform(0, 5), seed=rng), int(rng.integers(10, 91)))
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (resuming from the last epoch's weights) until the time or epoch budget ends."""
+    import keras
+
+    from tounum.enhance.restorer import build_restorer
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights, state_file = out / "restorer.weights.h5", out / "state.json"
+    patches = extract_patches(config)
+    model = build_restorer()
+    epoch = 0
+    if weights.is_file() and state_file.is_file():
+        model.load_weights(weights)
+        epoch = json.loads(state_file.read_text())["epoch"]
+        log.info("resuming after epoch %d", epoch)
+    steps = config.samples_per_epoch // config.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps,
+                                                     alpha=0.05)
+    optimizer = keras.optimizers.Adam(schedule)
+    optimizer.iterations.assign(epoch * steps)
+    model.compile(optimizer=optimizer, loss="mean_absolute_error")
+    rng = np.random.default_rng(config.seed + epoch)
+    start = time.monotonic()
+    history = []
+    while epoch < config.epochs and (time.monotonic() - start) / 60 < config.minutes:
+        pick = rng.choice(len(patches), config.samples_per_epoch, replace=False)
+        clean = patches[pick]
+        degraded = np.stack([degrade_randomly(c, rng) for c in clean])
+        loss = model.fit(degraded.astype(np.float32) / 255, clean.astype(np.float32) / 255,
+                         batch_size=config.batch_size, epochs=1, verbose=0).history["loss"][0]
+        epoch += 1
+        model.save_weights(weights)
+        history.append({"epoch": epoch, "loss": loss, "minutes": (time.monotonic() - start) / 60})
+        state_file.write_text(json.dumps({"epoch": epoch, "config": asdict(config)}))
+        with open(out / "history.jsonl", "a") as f:
+            f.write(json.dumps(history[-1]) + "\n")
+        log.info("epoch %d loss %.5f (%.1f min)", epoch, loss, history[-1]["minutes"])
+    return weights
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    parser.add_argument("--out", default=defaults.out, help="folder for patches, weights, log")
+    parser.add_argument("--data", default=defaults.data, help="the shared data folder")
+    parser.add_argument("--minutes", type=float, default=defaults.minutes, help="wall-time budget")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--samples-per-epoch", type=int, default=defaults.samples_per_epoch)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = TrainConfig(out=args.out, data=args.data, minutes=args.minutes, epochs=args.epochs,
+                         samples_per_epoch=args.samples_per_epoch, seed=args.seed)
+    print(train(config))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    raise SystemExit(run(parser.parse_args()))
