@@ -95,6 +95,8 @@ def test_write_image_errors(tmp_path):
         format_for("a.png", "pdf")
     with pytest.raises(ValueError, match="BMP cannot hold XMP"):
         write_image(gradient(), tmp_path / "a.bmp", xmp=b"<x/>")
+    with pytest.raises(ValueError, match="PNG has no place for IPTC"):
+        write_image(gradient(), tmp_path / "a.png", iptc=b"\x1c\x02\x00\x00\x00")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -204,6 +204,8 @@ def encode_image(pixels: np.ndarray, format: str, *, quality: int = 92, xmp: byt
         params["xmp"] = xmp
     if (xmp or iptc) and format in ("BMP", "GIF"):
         raise ValueError(f"{format} cannot hold XMP or IPTC metadata; write JPEG, PNG, TIFF or WebP")
+    if iptc and format not in ("JPEG", "TIFF"):
+        raise ValueError(f"{format} has no place for IPTC IIM; pass the XMP only")
     return iio.imwrite("<bytes>", pixels, plugin="pillow", extension=SUFFIX_BY_FORMAT[format], **params)
 
 
