@@ -24,6 +24,7 @@
 FAST = True  # True: shipped model, a subset of dev; False: retrain on Flickr8k train, all of dev
 DATA_DIR = ""  # the shared data folder; empty: ../shared/data beside the repository
 WORK_DIR = ""  # scratch folder (a retrained model in full mode); empty: a temporary folder
+MODEL_DIR = ""  # fast mode: a captioner folder to show instead of the shipped model; empty: the shipped one
 
 # %%
 import inspect
@@ -70,7 +71,7 @@ def show(fig):
 
 # %%
 if FAST:
-    model_dir = None  # the shipped model
+    model_dir = MODEL_DIR or None  # None: the shipped model
 else:
     from tounum.cli import main as tounum
 
@@ -104,7 +105,8 @@ def box(ax, xy, text, colour="#dde8f5", width=2.6, height=0.8):
 def arrow(ax, start, end, text=""):
     ax.add_patch(FancyArrowPatch(start, end, arrowstyle="->", mutation_scale=12, color="#333"))
     if text:
-        ax.text((start[0] + end[0]) / 2 + 0.1, (start[1] + end[1]) / 2, text, fontsize=7.5, color="#555")
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, text, fontsize=7.5, color="#555",
+                ha="center", va="bottom")
 
 
 grid_side, channels = 7, settings["feature_dim"]
@@ -125,15 +127,17 @@ box(ax, (9.6, 3.2), f"GRU cell ({settings['units']} units)\ninput: word embeddin
 box(ax, (9.6, 5.0), f"deep output: dense {settings['embed_dim']} tanh\n-> softmax over {len(captioner.vocab):,} words",
     width=3.2)
 box(ax, (9.6, 6.8), "next word\n(beam search / greedy / sampling)", "#f4f4f4", width=3.2)
-box(ax, (9.6, 1.4), f"initial state h0 = tanh(dense(mean of regions))\nword embedding ({settings['embed_dim']})",
+box(ax, (9.6, 1.4), f"h0 = tanh(dense(mean of regions))\nprevious word -> embedding ({settings['embed_dim']})",
     "#f4f4f4", width=3.2)
 arrow(ax, (2.9, 1.4), (3.9, 1.4), "keys")
 arrow(ax, (5.6, 1.95), (5.6, 2.8))
 arrow(ax, (7.3, 3.2), (8.0, 3.2), "context")
 arrow(ax, (9.6, 1.85), (9.6, 2.8))
-arrow(ax, (9.6, 3.6), (9.6, 4.6), "h_t")
+arrow(ax, (9.6, 3.6), (9.6, 4.6))
+ax.text(9.7, 4.1, "h_t", fontsize=7.5, color="#555")
 arrow(ax, (9.6, 5.4), (9.6, 6.4))
-arrow(ax, (8.0, 2.9), (7.3, 1.6), "h_(t-1)")
+arrow(ax, (8.0, 2.9), (7.3, 1.6))
+ax.text(7.75, 2.05, "h_(t-1)", fontsize=7.5, color="#555")
 arrow(ax, (11.2, 6.8), (11.6, 6.8))
 ax.annotate("", (11.2, 1.4), (11.6, 6.8), arrowprops={"arrowstyle": "->", "connectionstyle": "angle,angleA=-90,angleB=0"})
 ax.text(11.7, 4.0, "fed back\nas the next\ninput word", fontsize=7.5, color="#555")
