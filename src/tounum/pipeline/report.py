@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 THUMB_SIZE = 220
 MAX_ERRORS_SHOWN = 500
+MEASURE_NAMES = {"noise": "noise sigma", "sharpness": "sharpness",
+                 "laplacian_var": "Laplacian variance (the client's)"}
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}
@@ -65,7 +67,7 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     for measure in QUALITY_MEASURES:
         for when in ("before", "after"):
             values = pd.to_numeric(table[f"{measure}_{when}"], errors="coerce").dropna()
-            rows[f"{measure} {when}"] = {
+            rows[f"{MEASURE_NAMES.get(measure, measure)}, {when}"] = {
                 "n": len(values), "min": values.min(), "max": values.max(),
                 "median": values.median(), "mean": values.mean()}
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -97,7 +99,7 @@ def _quality_section(ok: pd.DataFrame) -> str:
         data = [pd.to_numeric(ok[f"{measure}_{w}"], errors="coerce").dropna() for w in
                 ("before", "after")]
         ax.boxplot(data, tick_labels=["before", "after"])
-        ax.set_title(measure.replace("_", " "))
+        ax.set_title(MEASURE_NAMES.get(measure, measure), fontsize=9)
         if measure == "laplacian_var" and all(len(d) and d.min() > 0 for d in data):
             ax.set_yscale("log")  # spans decades between a blurred photo and a text page
     return (f"<h2>Quality before and after enhancement</h2><table><tr><th class=l>measurement"
@@ -119,8 +121,7 @@ def _timing_section(ok: pd.DataFrame) -> str:
 def _enhanced_section(ok: pd.DataFrame, out_dir: Path, limit: int) -> str:
     if ok["enhance_steps"].fillna("").eq("").all():
         return "<h2>Enhanced images</h2><p>Enhancement was off in this run.</p>"
-    changed = ok[ok["enhance_steps"].fillna("[]").ne("[]") & ok["enhance_steps"].fillna("").ne("")
-                 & ok["enhanced_path"].fillna("").ne("")]
+    changed = ok[ok["enhance_steps"].map(_changed) & ok["enhanced_path"].fillna("").ne("")]
     if changed.empty:
         return "<h2>Enhanced images</h2><p>No image was changed by the enhancement.</p>"
     gain = (pd.to_numeric(changed["noise_before"], errors="coerce")
@@ -130,7 +131,7 @@ def _enhanced_section(ok: pd.DataFrame, out_dir: Path, limit: int) -> str:
     for row in shown.itertuples(index=False):
         before = _thumb(Path(row.root) / row.path)
         after = _thumb(out_dir / row.enhanced_path)
-        steps = ", ".join(s.get("op", "?") for s in json.loads(row.enhance_steps))
+        steps = ", ".join(s.get("op", "?") for s in json.loads(row.enhance_steps) if _applied(s))
         cards.append(
             f"<div class=card>{before}{after}<div class=cap>{_e(steps)}: noise "
             f"{_num(row.noise_before)} → {_num(row.noise_after)}, sharpness "
@@ -139,6 +140,15 @@ def _enhanced_section(ok: pd.DataFrame, out_dir: Path, limit: int) -> str:
     return (f"<h2>Enhanced images (before | after)</h2><p class=sub>{len(changed)} changed; "
             f"showing {len(shown)} with the largest change in noise.</p>"
             f"<div class=grid>{''.join(cards)}</div>")
+
+
+def _applied(step: dict[str, Any]) -> bool:
+    return step.get("op") not in (None, "none")
+
+
+def _changed(steps: Any) -> bool:
+    """Whether the JSON list of enhancement steps changed the pixels (not only tried)."""
+    return isinstance(steps, str) and bool(steps) and any(_applied(s) for s in json.loads(steps))
 
 
 def _captions_section(ok: pd.DataFrame, out_dir: Path, limit: int) -> str:
