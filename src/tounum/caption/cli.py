@@ -110,7 +110,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     from tounum.caption import load_captioner
-    from tounum.caption.evaluate import score_captions
+    from tounum.caption.evaluate import caption_dataset, score_captions
     from tounum.caption.features import dataset_grids
 
     captioner = load_captioner(args.model)
@@ -124,12 +124,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if not len(data):
         print("tounum evaluate captioner: no captioned images to score", file=sys.stderr)
         return 2
-    import numpy as np
-
-    captions = []
-    for start in range(0, len(rows), 256):  # a memory-mapped slice at a time
-        grid = np.asarray(grids.grid[rows[start:start + 256]], dtype=np.float32)
-        captions += captioner.caption(grid, beam=args.beam, alpha=args.alpha)
+    captions = caption_dataset(captioner, grids.grid, rows, beam=args.beam, alpha=args.alpha)
     hypotheses = [c.text for c in captions]
     scores = score_captions(data.captions, hypotheses)
     scores.update(beam=args.beam, alpha=captioner.alpha if args.alpha is None else args.alpha)

@@ -88,3 +88,20 @@ def score_captions(references: Sequence[Sequence[str]], hypotheses: Sequence[str
 
         out["meteor"] = float(Meteor().compute_score(gts, res)[0])
     return out
+
+
+def caption_dataset(captioner, grid, rows, *, beam: int = 3, alpha: float | None = None,
+                    chunk: int = 256) -> list:
+    """Captions for ``grid[rows]`` (a memory-mapped cache), a chunk at a time.
+
+    Example
+    -------
+    >>> caps = caption_dataset(load_captioner(), grids.grid, grids.rows)  # doctest: +SKIP
+    """
+    import numpy as np
+
+    out = []
+    for start in range(0, len(rows), chunk):
+        features = np.asarray(grid[rows[start:start + chunk]], dtype=np.float32)
+        out += captioner.caption(features, beam=beam, alpha=alpha)
+    return out

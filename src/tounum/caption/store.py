@@ -35,6 +35,7 @@ def replace_atomically(dest: str | Path, write: Callable[[str], None], suffix: s
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are ordinary shareable files
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
