@@ -42,7 +42,13 @@ class BackboneConfig:
 
 @dataclass
 class EnhanceConfig:
-    method: str = "auto"
+    method: str = "auto"  # auto, client, nlm, bilateral, wavelet, unsharp, wiener, restorer, none...
+    noise_floor: float = 3.0  # auto: below this estimated sigma (0..255) an image is not denoised
+    blur_floor: float = 1.2  # auto: below this estimated blur (pixels) an image is not deblurred
+    denoiser: str = "nlm"  # auto: nlm, bilateral, wavelet or restorer (which also deblurs)
+    deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
+    deblur_max_noise: float = 8.0  # auto: deblur only when the remaining noise is below this
+    restorer_weights: str = ""  # empty: the weights shipped in tounum/models/restorer
 
 
 @dataclass
@@ -50,6 +56,7 @@ class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
     # training (tounum train classifier): features, then a head on the pooled features
     augmented_views: int = 3  # "as scanned" views per train image, besides the clean one
+    synthetic_text: int = 0  # rendered book/letter pages added to the text class of train
     holdout: float = 0.15  # share of train held out for early stopping and temperature
     seed: int = 0
     hidden: int = 0  # 0: dropout + one dense layer; >0: a ReLU layer of this width first

@@ -166,7 +166,7 @@ def _gaussian_otf(shape: tuple[int, int], sigma: float) -> np.ndarray:
 
 
 def wiener(pixels: np.ndarray, blur_sigma: float, noise_sigma: float, *,
-           regularisation: float = 1.0) -> np.ndarray:
+           regularisation: float = 0.3) -> np.ndarray:
     """Wiener deconvolution of a Gaussian blur of ``blur_sigma`` pixels.
 
     The signal spectrum is modelled as ``c / f^2`` (natural images), fitted to the image, so the

@@ -5,11 +5,11 @@ of small patches has the noise variance as its smallest eigenvalues, whatever th
 Patches whose mean is close to 0 or 255 are left out (clipping lowers their variance there).
 
 The blur measure follows the "reblur" idea (Crete et al. 2007) with the noise removed
-analytically: gradient energy at a smoothing scale s, and again at a coarser scale. For a step
-edge of Gaussian width b the energy goes as 1/sqrt(b^2 + s^2), so the ratio of the two
-energies gives b; the known noise variance times the squared filter norm is subtracted from
-each energy first, so that noise is not read as sharpness (unlike the variance of the
-Laplacian).
+analytically: gradient energy at a smoothing scale, and again at a coarser scale; a blurred
+image loses little energy when blurred again. The known noise variance times the squared filter
+norm is subtracted from each energy first, so that noise is not read as sharpness (unlike the
+variance of the Laplacian). The ratio is mapped to an equivalent Gaussian blur through a
+calibration on train images.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class Quality:
     """What the enhancement policy needs to know about one image.
 
     noise_sigma: estimated Gaussian noise standard deviation per channel, 0..255 scale.
-    blur_sigma: estimated Gaussian edge width in pixels (about 0.5-0.8 for a sharp photo).
-    sharpness: 1 / (1 + blur_sigma), in (0, 1]; higher is sharper, not inflated by noise.
+    blur_sigma: Gaussian blur (pixels) relative to a typical sharp photograph (0 when sharp).
+    sharpness: 1 - reblur ratio, in [0, 1]; about 0.7 for sharp photos, lower when blurred;
+        noise does not inflate it.
     laplacian_variance: the client's sharpness metric, for comparison (noise inflates it).
     is_gray: the three channels are equal.
     """
@@ -181,41 +182,55 @@ def _gradient_energy(y: np.ndarray, scale: float, noise_var: float) -> float:
     return energy - noise_var * float(np.sum(kx**2) + np.sum(ky**2))
 
 
+def reblur_ratio(pixels: np.ndarray, noise_sigma: float | None = None) -> float:
+    """Gradient energy after a further Gaussian blur, over the energy before, noise removed.
+
+    Near 0.25 for a sharp photograph, rising towards 1 as the image gets blurrier; additive
+    noise of the given sigma is subtracted from both energies, so it does not read as detail.
+
+    Example
+    -------
+    >>> step = np.zeros((64, 64)); step[:, 32:] = 200.0
+    >>> reblur_ratio(step, 0.0) < reblur_ratio(ndimage.gaussian_filter(step, 2.0), 0.0)
+    True
+    """
+    if noise_sigma is None:
+        noise_sigma = estimate_noise(pixels)
+    # Luminance noise: channel noise times the norm of the weights (independent channels).
+    noise_var = noise_sigma**2 * (1.0 if is_gray(pixels) else float(np.sum(_LUMA**2)))
+    y = luminance(pixels)
+    e1 = _gradient_energy(y, _SMOOTH, noise_var)
+    e2 = _gradient_energy(y, float(np.hypot(_SMOOTH, _REBLUR)), noise_var)
+    if e1 <= 1e-6:  # flat (or pure noise): no edges to measure
+        return 1.0
+    return float(np.clip(e2 / e1, 0.0, 1.0))
+
+
+# Median reblur ratio of Flickr8k train and train400_gray images under a known Gaussian blur
+# (blur then no noise), from benchmarks/enhance_measurements.py --calibrate.
+_CALIBRATION_RATIO = (0.289, 0.325, 0.421, 0.529, 0.627, 0.704, 0.760)
+_CALIBRATION_BLUR = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+
+
 def estimate_blur(pixels: np.ndarray, noise_sigma: float | None = None) -> float:
-    """Effective Gaussian blur of the edges, in pixels, corrected for noise.
+    """Gaussian blur (pixels) that a typical sharp photograph would need to look like this one.
+
+    The reblur ratio mapped through a calibration on train images; noise does not change it.
 
     Parameters
     ----------
     pixels : (H, W, 3) or (H, W) array on 0..255.
     noise_sigma : the per-channel noise sigma if already known (else estimated).
 
-    Returns
-    -------
-    float
-        Gaussian sigma (pixels) of the edge profile: about 0.5-1 for sharp photographs, growing
-        with blur; noise leaves it unchanged.
-
     Example
     -------
-    >>> step = np.zeros((64, 64)); step[:, 32:] = 200.0
-    >>> blurred = ndimage.gaussian_filter(step, 2.0)
-    >>> 1.5 < estimate_blur(blurred, noise_sigma=0.0) < 2.5
+    >>> rng = np.random.default_rng(0)
+    >>> texture = ndimage.gaussian_filter(rng.normal(128, 60, (96, 96)), 0.6)
+    >>> estimate_blur(texture, 0.0) < estimate_blur(ndimage.gaussian_filter(texture, 2.0), 0.0)
     True
     """
-    y = luminance(pixels)
-    if noise_sigma is None:
-        noise_sigma = estimate_noise(pixels)
-    gray = is_gray(pixels)
-    # Luminance noise: channel noise times the norm of the weights (independent channels).
-    noise_var = noise_sigma**2 * (1.0 if gray else float(np.sum(_LUMA**2)))
-    s1, s2 = _SMOOTH, float(np.hypot(_SMOOTH, _REBLUR))
-    e1 = _gradient_energy(y, s1, noise_var)
-    e2 = _gradient_energy(y, s2, noise_var)
-    if e1 <= 1e-6 or e2 <= 0:  # flat image: nothing to measure
-        return 0.0
-    ratio2 = min((e2 / e1) ** 2, 0.999)  # squared energy ratio = (b^2 + s1^2) / (b^2 + s2^2)
-    b2 = (ratio2 * s2**2 - s1**2) / (1.0 - ratio2)
-    return float(np.sqrt(max(b2, 0.0)))
+    ratio = reblur_ratio(pixels, noise_sigma)
+    return float(np.interp(ratio, _CALIBRATION_RATIO, _CALIBRATION_BLUR, right=4.0))
 
 
 def laplacian_variance(pixels: np.ndarray) -> float:
@@ -241,11 +256,11 @@ def assess(pixels: np.ndarray) -> Quality:
     True
     """
     noise = estimate_noise(pixels)
-    blur = estimate_blur(pixels, noise)
+    ratio = reblur_ratio(pixels, noise)
     return Quality(
         noise_sigma=noise,
-        blur_sigma=blur,
-        sharpness=1.0 / (1.0 + blur),
+        blur_sigma=float(np.interp(ratio, _CALIBRATION_RATIO, _CALIBRATION_BLUR, right=4.0)),
+        sharpness=1.0 - ratio,
         laplacian_variance=laplacian_variance(pixels),
         is_gray=is_gray(pixels),
     )

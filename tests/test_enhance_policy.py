@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from tounum.config import EnhanceConfig
+from tounum.enhance import enhance
+from tounum.enhance.degrade import add_gaussian_noise, degrade
+from tounum.enhance.samples import scene
+from tounum.enhance.score import psnr
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_clean_input_comes_back_unchanged(gray):
+    clean = scene(128, 160, seed=11, gray=gray)
+    result = enhance(clean)
+    assert psnr(clean, result.pixels) >= 40
+    assert result.steps == []
+    assert result.quality_before.noise_sigma < 3
+
+
+def test_noisy_input_is_denoised_and_the_step_recorded():
+    clean = scene(128, 160, seed=12)
+    noisy = add_gaussian_noise(clean, 25, seed=13)
+    result = enhance(noisy)
+    assert psnr(clean, result.pixels) > psnr(clean, noisy) + 4
+    assert result.steps and result.steps[0]["op"] == "nlm"
+    assert result.steps[0]["h"] > 0
+    assert result.quality_after.noise_sigma < result.quality_before.noise_sigma / 2
+
+
+def test_blurred_input_is_sharpened_not_harmed():
+    clean = scene(128, 160, seed=14)
+    blurred = degrade(clean, blur=1.5, noise=2, seed=15)
+    result = enhance(blurred)
+    assert [s["op"] for s in result.steps] == ["wiener"]
+    assert psnr(clean, result.pixels) > psnr(clean, blurred)
+
+
+@pytest.mark.parametrize("method", ["none", "client", "client_nlm", "client_laplacian", "nlm",
+                                    "bilateral", "wavelet", "unsharp", "wiener",
+                                    "richardson_lucy"])
+def test_every_classical_method_runs(method):
+    noisy = add_gaussian_noise(scene(48, 64, seed=16), 10, seed=17)
+    result = enhance(noisy, EnhanceConfig(method=method))
+    assert result.pixels.shape == noisy.shape and result.pixels.dtype == np.uint8
+    assert (result.steps == []) == (method == "none") or method == "client"
+
+
+def test_unknown_method_and_bad_dtype_are_errors():
+    img = scene(32, 32)
+    with pytest.raises(ValueError, match="unknown enhancement method"):
+        enhance(img, EnhanceConfig(method="magic"))
+    with pytest.raises(ValueError, match="uint8"):
+        enhance(img.astype(np.float32))
