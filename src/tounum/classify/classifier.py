@@ -86,11 +86,15 @@ class Classifier:
         return ClassPrediction(probs, doc_type, is_photo)
 
     def classify_images(self, images: list[np.ndarray], backbone=None) -> ClassPrediction:
-        """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone."""
+        """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone.
+
+        The default backbone is the configured one with the resize mode the head was trained on.
+        """
         if backbone is None:
             from tounum.backbone import load_backbone
+            from tounum.config import BackboneConfig
 
-            backbone = load_backbone()
+            backbone = load_backbone(BackboneConfig(resize=self.info.get("backbone", {}).get("resize", "pad")))
         return self.predict(backbone.features(images).pooled)
 
 

@@ -102,6 +102,14 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
 
     train = split(train_dir, config.augmented_views)
+    if config.synthetic_text:  # rendered pages widen "text" beyond receipts and forms
+        from tounum.classify.synthetic import write_text_pages
+
+        pages = write_text_pages(cache / "synthetic_text", config.synthetic_text, config.seed)
+        feats = pooled_views(pages, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache)
+        train = Split(np.concatenate([train.pooled, feats.pooled[:, feats.ok]], axis=1),
+                      np.r_[train.y, np.full(int(feats.ok.sum()), CLASSES.index("text"))],
+                      train.paths + [p for p, k in zip(pages, feats.ok) if k])
     dev = split(dev_dir, 0) if dev_dir else None
     held = holdout_split([CLASSES[i] for i in train.y], config.holdout, config.seed)
     return FeatureData(train, held, dev)
@@ -209,12 +217,12 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     t0 = time.perf_counter()
     data = extract(data_dir, config, backbone)
     t1 = time.perf_counter()
-    clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version})
+    clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize})
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
                       "train_counts": dict(pd.Series([CLASSES[i] for i in data.train.y]).value_counts()),
                       "dev_counts": dict(pd.Series([CLASSES[i] for i in data.dev.y]).value_counts())
-                      if data.dev is not None else {}}
+                      if data.dev is not None else {}, "synthetic_text_pages": config.synthetic_text}
     result["command"] = command
     clf.save(out_dir)
     out_dir = Path(out_dir)
@@ -304,7 +312,9 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" {result['views_per_image']} views: the clean image and {result['views_per_image'] - 1}"
         " random \"as scanned\" versions (crops, borders, quarter turns, yellowed paper, bleed-through,"
         " greyscale, halftone, blur, noise, JPEG).",
-        f"- Counts per class (train): {result['data']['train_counts']}.",
+        f"- Counts per class (train, hold-out included): {result['data']['train_counts']}"
+        + (f", of which {result['data']['synthetic_text_pages']} text images are rendered book/letter pages"
+           " (`tounum.classify.synthetic`)." if result['data'].get('synthetic_text_pages') else "."),
         f"- Dev: `{result['data']['dev_dir']}` {result['data']['dev_counts']}: threshold choice and"
         " the figures below. Sources: PACS photos/paintings/sketches, TU-Berlin sketches, UML diagrams,"
         " SROIE receipts and FUNSD forms (research licences; see the data README).", "",

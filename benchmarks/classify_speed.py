@@ -1,0 +1,48 @@
+"""Classification throughput, features included: images per second on this machine.
+
+Two figures on N dev images (after a warm-up batch): from decoded arrays (backbone + head), and
+from files (read + backbone + head), at the backbone's default batch size. Target: 80 images/s.
+The machine is shared: run it when it is quiet, and read the load average printed with it.
+
+    .venv/bin/python benchmarks/classify_speed.py --n 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from tounum.backbone import load_backbone
+from tounum.classify.classifier import load_classifier
+from tounum.classify.data import read_images, scan_tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="/work/shared/data/doctype/dev")
+    parser.add_argument("--n", type=int, default=256, help="images to time")
+    parser.add_argument("--model", help="classifier folder (default: the shipped one)")
+    args = parser.parse_args()
+    table = scan_tree(args.data).table
+    paths = list(table["path"].sample(frac=1.0, random_state=0)[: args.n])
+    clf, backbone = load_classifier(args.model), load_backbone()
+    images, _, _ = read_images(paths)
+    clf.classify_images(images[:32], backbone)  # warm-up: graph tracing
+
+    t0 = time.perf_counter()
+    clf.classify_images(images, backbone)
+    arrays = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    clf.classify_images(read_images(paths)[0], backbone)
+    files = time.perf_counter() - t0
+    result = {"n_images": len(images), "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+              "images_per_s_from_arrays": round(len(images) / arrays, 1),
+              "images_per_s_from_files": round(len(images) / files, 1),
+              "batch_size": backbone.batch_size}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
