@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -85,8 +86,13 @@ def _run(args: argparse.Namespace) -> int:
         args._parser.print_usage(sys.stderr)
         print("tounum run: INPUT... and --out DIR are required", file=sys.stderr)
         return 2
-    from tounum.pipeline.run import run
+    if config.run.engine == "dask":  # also takes fsspec URLs (s3://...) for INPUT and DIR
+        from tounum.pipeline.dask import run
+    else:
+        from tounum.pipeline.run import run
 
+    # TensorFlow's C++ start-up lines would bury the progress bar; -vv shows them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose > 1 else "2")
     summary = run(args.inputs, args.out, config, dry_run=args.dry_run,
                   progress=False if args.no_progress or args.quiet else None)
     if args.dry_run:

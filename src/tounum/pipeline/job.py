@@ -73,10 +73,13 @@ class FileRef:
 
 
 def settings_hash(config: Config) -> str:
-    """Hash of everything that changes the outputs (not workers, engine or batch size)."""
+    """Hash of everything that changes the outputs (not workers, engine, batch sizes, training)."""
     values = dataclasses.asdict(config)
-    run = values.pop("run")
-    values["run"] = {k: run[k] for k in ("enhance", "classify", "caption", "name_by")}
+    values["run"] = {k: values["run"][k] for k in ("enhance", "classify", "caption", "name_by")}
+    values["classify"] = {"model_dir": values["classify"]["model_dir"]}  # the rest is training
+    for section, key in (("backbone", "batch_size"), ("backbone", "feature_cache"),
+                         ("caption", "batch_size")):
+        values[section].pop(key, None)
     values["tounum"] = __version__
     values["models"] = {name: _fingerprint(folder) for name, folder in model_dirs(config).items()}
     text = json.dumps(values, sort_keys=True, default=str)
