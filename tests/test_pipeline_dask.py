@@ -178,3 +178,45 @@ def test_an_unreachable_scheduler_is_a_configuration_error(tmp_path, monkeypatch
     monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT", 1)
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
         run([tmp_path / "in"], tmp_path / "out", config("dask", scheduler="tcp://127.0.0.1:9"))
+
+
+SAME = ["path", "status", "error", "sha256", "size", "width", "height", "format", "enhance_steps",
+        "enhanced_path", "warnings"]  # the columns that do not name the root or the timings
+
+
+def test_fsspec_urls_in_and_out_on_the_memory_filesystem(tmp_path):
+    import fsspec
+
+    names = scans(tmp_path / "in")
+    memory, base = fsspec.filesystem("memory"), f"/tounum-{tmp_path.name}"
+    for name in names:
+        memory.pipe(f"{base}/in/{name}", (tmp_path / "in" / name).read_bytes())
+    run([tmp_path / "in"], tmp_path / "local", config("local"))
+    expected = results(tmp_path / "local")
+    # memory:// lives in one process: the workers are threads here
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        settings = config("dask", scheduler=cluster.scheduler_address)
+        summary = dask_engine.run([f"memory://{base}/in"], f"memory://{base}/out", settings)
+        assert (summary.processed, summary.errors) == (len(names), 1)
+        with memory.open(f"{base}/out/results.csv") as f:
+            got = pd.read_csv(f, keep_default_na=False)
+        pd.testing.assert_frame_equal(got[SAME], expected[SAME])
+        assert set(got["root"]) == {f"memory://{base}/in"}
+        assert memory.exists(f"{base}/out/report.html") and memory.exists(f"{base}/out/captions.json")
+        assert len(memory.glob(f"{base}/out/.tounum/rows/*.parquet")) == math.ceil(len(names) / 2)
+        again = dask_engine.run([f"memory://{base}/in"], f"memory://{base}/out", settings)
+        assert (again.processed, again.reused) == (1, len(names) - 1)
+    memory.rm(base, recursive=True)
+
+
+def test_file_urls_on_worker_processes_give_the_local_rows(tmp_path, cluster):
+    cluster, _ = cluster
+    names = scans(tmp_path / "in", n=4)
+    run([tmp_path / "in"], tmp_path / "local", config("local"))
+    summary = dask_engine.run([f"file://{tmp_path / 'in'}"], str(tmp_path / "out"),
+                              config("dask", scheduler=cluster.scheduler_address))
+    assert summary.processed == len(names)
+    got = results(tmp_path / "out")
+    pd.testing.assert_frame_equal(got[SAME], results(tmp_path / "local")[SAME])
+    assert set(got["root"]) == {f"file://{tmp_path / 'in'}"}
