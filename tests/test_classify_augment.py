@@ -14,7 +14,7 @@ def image():
 
 
 @pytest.mark.parametrize("op", [
-    lambda p: augment.jpeg(p, 30), lambda p: augment.gaussian_noise(p, 15, seed=1),
+    lambda p: augment.jpeg_compress(p, 30), lambda p: augment.add_gaussian_noise(p, 15, seed=1),
     lambda p: augment.gaussian_blur(p, 1.5), augment.greyscale, lambda p: augment.paper_tint(p, 0.7),
     lambda p: augment.halftone(p, 4.0), lambda p: augment.bleed_through(p, p[::-1, :, :], 0.2),
     *augment.DEGRADATIONS.values()])
@@ -46,8 +46,8 @@ def test_halftone_is_mostly_ink_or_paper():
 
 
 def test_noise_and_views_are_seeded(image):
-    assert (augment.gaussian_noise(image, 15, seed=7) == augment.gaussian_noise(image, 15, seed=7)).all()
-    assert not (augment.gaussian_noise(image, 15, seed=7) == augment.gaussian_noise(image, 15, seed=8)).all()
+    assert (augment.add_gaussian_noise(image, 15, seed=7) == augment.add_gaussian_noise(image, 15, seed=7)).all()
+    assert not (augment.add_gaussian_noise(image, 15, seed=7) == augment.add_gaussian_noise(image, 15, seed=8)).all()
     a = augment.scan_view(image, seed=5, other=image[::-1])
     b = augment.scan_view(image, seed=5, other=image[::-1])
     assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 and (a == b).all()

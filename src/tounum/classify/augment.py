@@ -1,6 +1,7 @@
 """Scan-condition augmentations: (H, W, 3) uint8 in, (H', W', 3) uint8 out, seeded.
 
-Each function is one thing a scanner, a printer or old paper does to a document; :func:`scan_view`
+Each function is one thing a scanner, a printer or old paper does to a document (noise, blur and
+JPEG come from :mod:`tounum.enhance.degrade`); :func:`scan_view`
 draws a random combination of them so that the classifier learns what a photo or a text page *is*
 rather than the quirks of the training sources (image size, JPEG grain, white receipt paper).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
 
 Seed = int | np.random.Generator | None
 
@@ -19,43 +22,6 @@ def _rng(seed: Seed) -> np.random.Generator:
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-
-
-def jpeg(pixels: np.ndarray, quality: int = 30) -> np.ndarray:
-    """Re-encode as JPEG at ``quality`` (1-100) and decode again.
-
-    Example
-    -------
-    >>> jpeg(np.zeros((8, 8, 3), np.uint8), 30).shape
-    (8, 8, 3)
-    """
-    ok, buf = cv2.imencode(".jpg", pixels[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-
-
-def gaussian_noise(pixels: np.ndarray, sigma: float = 15.0, seed: Seed = None) -> np.ndarray:
-    """Add white Gaussian noise of standard deviation ``sigma`` (on 0..255).
-
-    Example
-    -------
-    >>> gaussian_noise(np.full((4, 4, 3), 128, np.uint8), 15, seed=0).dtype
-    dtype('uint8')
-    """
-    noise = _rng(seed).normal(0.0, sigma, pixels.shape)
-    return _to_uint8(pixels + noise)
-
-
-def gaussian_blur(pixels: np.ndarray, sigma: float = 1.5) -> np.ndarray:
-    """Gaussian blur of standard deviation ``sigma`` pixels (an out-of-focus or low-DPI scan).
-
-    Example
-    -------
-    >>> gaussian_blur(np.zeros((9, 9, 3), np.uint8), 1.5).shape
-    (9, 9, 3)
-    """
-    return cv2.GaussianBlur(pixels, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma))
 
 
 def greyscale(pixels: np.ndarray) -> np.ndarray:
@@ -219,16 +185,16 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
     if rng.random() < 0.3:
         out = gaussian_blur(out, rng.uniform(0.5, 2.0))
     if rng.random() < 0.3:
-        out = gaussian_noise(out, rng.uniform(3, 20), rng)
+        out = add_gaussian_noise(out, rng.uniform(3, 20), seed=rng)
     if rng.random() < 0.5:
-        out = jpeg(out, int(rng.integers(20, 90)))
+        out = jpeg_compress(out, int(rng.integers(20, 90)))
     return out
 
 
 DEGRADATIONS = {
-    "noise15": lambda p: gaussian_noise(p, 15.0, seed=0),
+    "noise15": lambda p: add_gaussian_noise(p, 15.0, seed=0),
     "blur1.5": lambda p: gaussian_blur(p, 1.5),
-    "jpeg30": lambda p: jpeg(p, 30),
+    "jpeg30": lambda p: jpeg_compress(p, 30),
     "grey": greyscale,
     "halftone": halftone,
 }

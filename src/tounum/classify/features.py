@@ -23,6 +23,8 @@ from tounum.classify.data import read_images
 
 log = logging.getLogger(__name__)
 
+AUGMENT_VERSION = 2  # bump when scan_view or a degradation changes: the cached views are stale
+
 
 @dataclass
 class PooledViews:
@@ -38,7 +40,7 @@ class PooledViews:
 
 
 def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None) -> str:
-    h = hashlib.sha256(json.dumps([backbone_version, n_augmented, seed, degrade]).encode())
+    h = hashlib.sha256(json.dumps([backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade]).encode())
     for p in paths:
         try:
             st = os.stat(p)
