@@ -260,6 +260,10 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str
         if todo:
             Job(config, tmp).check()
         out_fs.makedirs(out_root, exist_ok=True)
+        if "file" in out_fs.protocol:  # what a killed run was uploading
+            from tounum.io import remove_temporaries
+
+            remove_temporaries(out_root)
         with local_run._progress_bar(len(refs), len(refs) - len(todo), progress) as bar:
             for records in distributor(job, local_run._batches(todo, config.run.batch_size),
                                        workers=config.run.workers, scheduler=config.run.scheduler):
