@@ -67,6 +67,9 @@ def test_grey_and_rgba_are_accepted_bad_input_is_refused():
 def test_preprocess_names_the_bad_image(backbone):
     with pytest.raises(ValueError, match="image 1"):
         backbone.preprocess([_photo(10, 10), np.zeros((0, 5, 3), np.uint8)])
+    with pytest.raises(ValueError, match="image 2"):  # counted over batches
+        backbone.features([_photo(10, 10), _photo(9, 9), np.zeros((5, 5), np.float64)],
+                          batch_size=2)
 
 
 # -- features ---------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ class FeatureCache:
 
     Features are stored as float16 (half the disk, about 3 significant digits, plenty for the
     classifier and captioner heads); a hit returns them widened to float32. Writes are atomic
-    (temporary file + rename), so concurrent workers and interrupted runs never leave a torn
-    entry; an unreadable entry counts as a miss.
+    (:func:`tounum.io.atomic_write`), so concurrent workers and interrupted runs never leave a
+    torn entry; an unreadable entry counts as a miss.
 
     Parameters
     ----------
@@ -73,9 +73,9 @@ class FeatureCache:
 
     def put(self, key: str, pooled: np.ndarray, grid: np.ndarray) -> None:
         """Store one image's features (as float16)."""
+        from tounum.io import atomic_write  # here: tounum.io loads pandas
+
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{os.getpid()}.{path.name}")
-        with open(tmp, "wb") as f:
+        with atomic_write(path) as f:
             np.savez(f, pooled=pooled.astype(np.float16), grid=grid.astype(np.float16))
-        os.replace(tmp, path)

@@ -29,6 +29,8 @@ from tounum.config import BackboneConfig, ConfigError
 
 log = logging.getLogger(__name__)
 
+# The ILSVRC-2012 class names in Keras' short form (keras imagenet_class_index.json order), as
+# listed in pytorch/hub's imagenet_classes.txt (BSD-3-Clause): line k is class k.
 CLASS_NAMES_FILE = Path(__file__).with_name("imagenet_classes.txt")
 
 # Input scalings for "keras_file" models, RGB 0..255 float in.
@@ -92,12 +94,15 @@ class Backbone:
 
         Raises ``ValueError`` naming the image's index when one is not a usable RGB array.
         """
+        return self._preprocess(images, 0)
+
+    def _preprocess(self, images: Sequence[np.ndarray], first: int) -> np.ndarray:
         out = np.empty((len(images), self.input_size, self.input_size, 3), np.uint8)
         for i, pixels in enumerate(images):
             try:
                 out[i] = fit_square(pixels, self.input_size, self.resize)
             except ValueError as exc:
-                raise ValueError(f"image {i}: {exc}") from exc
+                raise ValueError(f"image {first + i}: {exc}") from exc
         return out
 
     def _batches(self, images: Sequence[np.ndarray], batch_size: int | None):
@@ -105,7 +110,7 @@ class Backbone:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         for start in range(0, len(images), batch_size):
-            batch = self.preprocess(images[start:start + batch_size])
+            batch = self._preprocess(images[start:start + batch_size], start)
             yield self._scale(batch.astype(np.float32)).astype(np.float32)
 
     def _compute(self, images: Sequence[np.ndarray], batch_size: int | None) -> Features:

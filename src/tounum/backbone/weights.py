@@ -98,8 +98,9 @@ def load_efficientnet_lite0(folder: Path | None = None):
     tmp = target.with_name(f".{os.getpid()}.{target.name}")
     model.save_weights(tmp)
     os.replace(tmp, target)
-    tmp_sidecar = sidecar.with_name(f".{os.getpid()}.{sidecar.name}")
-    tmp_sidecar.write_text(json.dumps(expected))
-    os.replace(tmp_sidecar, sidecar)
+    from tounum.io import atomic_write
+
+    with atomic_write(sidecar, "w") as f:
+        f.write(json.dumps(expected))
     log.info("converted %s -> %s", source, target)
     return model
