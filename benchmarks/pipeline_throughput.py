@@ -163,11 +163,11 @@ def peak_memory_of(process: subprocess.Popen, interval: float = 0.2) -> dict[str
     return peak
 
 
-def measure(which: str, folder: Path, work: Path) -> dict:
+def measure(which: str, folder: Path, work: Path, config: str = "") -> dict:
     work.mkdir(parents=True, exist_ok=True)
     result_file = work / f"{which}.json"
     command = [sys.executable, __file__, "--child", which, "--folder", str(folder), "--work",
-               str(work)]
+               str(work)] + (["--config", config] if config else [])
     start = time.perf_counter()
     process = subprocess.Popen(command)
     peak = peak_memory_of(process)
@@ -179,7 +179,7 @@ def measure(which: str, folder: Path, work: Path) -> dict:
     return result
 
 
-def child(which: str, folder: Path, work: Path) -> None:
+def child(which: str, folder: Path, work: Path, config_file: str = "") -> None:
     paths = sorted(p for p in folder.rglob("*") if p.is_file())
     start = time.perf_counter()
     if which == "client":
@@ -190,10 +190,11 @@ def child(which: str, folder: Path, work: Path) -> None:
     else:
         import pandas as pd
 
-        from tounum.config import Config
+        from tounum import config
         from tounum.pipeline.run import run
 
-        summary = run([folder], work / "tounum_out", Config(), progress=False)
+        settings = config.load(config_file) if config_file else config.Config()
+        summary = run([folder], work / "tounum_out", settings, progress=False)
         table = pd.read_csv(summary.outputs["results.csv"])
         columns = [c for c in table.columns if c.startswith("t_") and c != "t_total"]
         breakdown = {c[2:]: float(table[c].sum()) for c in columns}
@@ -231,13 +232,14 @@ def main() -> None:
     parser.add_argument("--only", choices=["client", "tounum"])
     parser.add_argument("--scaling", type=int, default=0, metavar="K",
                         help="also run tounum on K times as many images: does peak memory grow?")
+    parser.add_argument("--config", default="", help="tounum settings (TOML); default: defaults")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--child", choices=["client", "tounum"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.folder, args.work)
+        child(args.child, args.folder, args.work, args.config)
         return
     from PIL import Image
 
@@ -250,13 +252,13 @@ def main() -> None:
                   "cores": len(os.sched_getaffinity(0))}
         for which in ("client", "tounum"):
             if args.only in (None, which):
-                report[which] = measure(which, folder, work / which)
+                report[which] = measure(which, folder, work / which, args.config)
         if "client" in report and "tounum" in report:
             report["speedup"] = report["tounum"]["images_per_s"] / report["client"]["images_per_s"]
         if args.scaling:
             big = work / "scans-x"
             make_set(big, args.images * args.scaling, args.long_side)
-            report["scaling"] = measure("tounum", big, work / "tounum-x")
+            report["scaling"] = measure("tounum", big, work / "tounum-x", args.config)
     print(json.dumps(report, indent=1))
     if args.markdown and "speedup" in report:
         print(markdown(report))

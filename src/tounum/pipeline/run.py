@@ -61,7 +61,7 @@ class RunSummary:
 
 def plan(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path,
          config: Config) -> tuple[list[FileRef], set[str]]:
-    """Discover the inputs and the keys already finished: (every input, keys done and ok)."""
+    """Discover the inputs and the keys already finished: (every input, keys ok or skipped)."""
     try:  # before discovery: an output folder inside an input must not be listed as input
         out = tio.check_output_dir(out_dir, [str(p) for p in inputs])
     except ValueError as exc:
@@ -80,7 +80,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path,
             output_relpath=str(row.output_relpath),
             error=row.error if isinstance(row.error, str) and row.error else "",
         ))
-    done = {key for key, status in _read_statuses(out) if status == "ok"}
+    done = {key for key, status in _read_statuses(out) if status in ("ok", "skipped")}
     return refs, done
 
 
