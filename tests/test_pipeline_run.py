@@ -21,7 +21,9 @@ import pytest
 from PIL import Image
 
 from tounum.cli import main
+from tounum.io import read_image
 from tounum.io.discover import IMAGE_SUFFIXES
+from tounum.io.write import TEMP_SUFFIX
 from tounum.pipeline.record import COLUMNS
 
 FAST = ["--no-classify", "--workers", "1", "--batch-size", "3", "--no-progress"]
@@ -152,6 +154,12 @@ def test_kill_at_any_time_then_rerun_completes_with_one_row_per_input(tmp_path):
     assert not (out / "results.csv").exists(), "the run finished before it could be killed"
     finished = len(list(rows.glob("*.parquet")))
     assert 2 <= finished < 12
+    for path in out.rglob("*"):  # what the kill left: complete files, or temporaries
+        if path.is_file() and not path.name.endswith(TEMP_SUFFIX):
+            if path.suffix == ".parquet":
+                pd.read_parquet(path)
+            else:
+                read_image(path)
     assert main(command[3:]) == 0
     table = read_results(out)
     assert sorted(table["path"]) == sorted(names)
