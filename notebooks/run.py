@@ -13,7 +13,6 @@ stops that notebook, the others still run, and the exit code is 1.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -47,7 +46,6 @@ def execute(notebook: Path, out_dir: Path, *, fast: bool = True, data_dir: Path 
     """
     import papermill
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernel inherits it: no C++ log lines in cells
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = work_dir or out_dir / "work" / notebook.stem
     work_dir.mkdir(parents=True, exist_ok=True)

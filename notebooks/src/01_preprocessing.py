@@ -28,22 +28,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 from tounum.config import EnhanceConfig
-from tounum.enhance import filters
-from tounum.enhance.policy import enhance
+from tounum.enhance import enhance, filters
 from tounum.enhance.degrade import degrade
 from tounum.enhance.quality import assess, estimate_noise
 from tounum.enhance.score import psnr, ssim
 from tounum.io import read_image
 
-REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").is_file())
-DATA_DIR = Path(DATA_DIR or REPO.parent / "shared" / "data")
+from helpers import folders, show  # notebooks/helpers.py: paths and figure display
 
-
-def show(fig):
-    """Display a figure once, whatever the current Matplotlib backend, and free it."""
-    display(fig)
-    plt.close(fig)
-
+DATA_DIR, WORK_DIR = folders(DATA_DIR, WORK_DIR, "01")
 
 # %% [markdown]
 # ## Loading

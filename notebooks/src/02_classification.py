@@ -20,13 +20,13 @@
 FAST = True  # True: shipped model, a few images per class; False: retrain on all of train, all of dev
 DATA_DIR = ""  # the shared data folder; empty: ../shared/data beside the repository
 WORK_DIR = ""  # scratch folder (image subset, feature cache); empty: a temporary folder
+MODEL_DIR = ""  # fast mode: a classifier folder to show instead of the shipped model; empty: the shipped one
 
 # %%
 import dataclasses
 import inspect
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,17 +47,10 @@ from tounum.classify.model import build_head, train_head
 from tounum.classify.train import bias_variance, extract, fit, fit_keras_head, regularisation_study
 from tounum.config import ClassifyConfig, cache_dir
 
-REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").is_file())
-DATA_DIR = Path(DATA_DIR or REPO.parent / "shared" / "data")
-WORK_DIR = Path(WORK_DIR or tempfile.mkdtemp(prefix="tounum-02-"))
+from helpers import folders, show  # notebooks/helpers.py: paths and figure display
+
+DATA_DIR, WORK_DIR = folders(DATA_DIR, WORK_DIR, "02")
 DOCTYPE = DATA_DIR / "doctype"
-
-
-def show(fig):
-    """Display a figure once, whatever the current Matplotlib backend, and free it."""
-    display(fig)
-    plt.close(fig)
-
 
 # %% [markdown]
 # ## The data
@@ -168,7 +161,8 @@ print({k: getattr(config, k) for k in ("dropout", "weight_decay", "learning_rate
 
 # %%
 backbone = load_backbone()
-train_config = dataclasses.replace(config, augmented_views=1) if FAST else config
+# fast mode: one augmented view, whole-subset batches and fewer epochs keep each training to seconds
+train_config = dataclasses.replace(config, augmented_views=1, batch_size=256, epochs=40) if FAST else config
 cache = WORK_DIR / "features" if FAST else cache_dir() / "classify"
 start = time.perf_counter()
 data = extract(data_dir, train_config, backbone, cache=cache)
@@ -188,9 +182,10 @@ print(f"features of {data.train.pooled.shape[1]} train images x {data.train.pool
 
 # %%
 if FAST:
-    classifier = load_classifier()
-    result = json.loads((DEFAULT_MODEL_DIR / "metrics.json").read_text())
-    print(f"shipped model: {DEFAULT_MODEL_DIR.relative_to(REPO / 'src')}, head kept: {result['kept']}, "
+    model_dir = Path(MODEL_DIR or DEFAULT_MODEL_DIR)
+    classifier = load_classifier(model_dir)
+    result = json.loads((model_dir / "metrics.json").read_text())
+    print(f"model: {model_dir}, head kept: {result['kept']}, "
           f"trained on {result['n_train_images']} images x {result['views_per_image']} views")
     start = time.perf_counter()
     _, live_history, _ = fit_keras_head(data, train_config)
@@ -240,7 +235,7 @@ print(f"verdict: {diagnosis['verdict'].iloc[0]}")
 
 # %%
 start = time.perf_counter()
-study = regularisation_study(data, dataclasses.replace(train_config, epochs=60) if FAST else train_config)
+study = regularisation_study(data, dataclasses.replace(train_config, epochs=20) if FAST else train_config)
 print(f"{len(study)} trainings in {time.perf_counter() - start:.1f} s on "
       f"{data.train.pooled.shape[1]} images")
 display(study.round(4))
@@ -331,7 +326,7 @@ show(plots.reliability(raw, y_dev, classifier.temperature))
 # %%
 from tounum.classify.baseline import BaselineConfig, build_baseline, score, squash, train_baseline
 
-baseline_config = BaselineConfig(epochs=3, batch_size=16) if FAST else BaselineConfig()
+baseline_config = BaselineConfig(epochs=2, batch_size=16) if FAST else BaselineConfig()
 build_baseline(baseline_config.input_size).summary()
 train_table = scan_tree(data_dir / "train").labelled
 dev_table = scan_tree(data_dir / "dev").labelled

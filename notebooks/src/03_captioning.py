@@ -29,7 +29,6 @@ MODEL_DIR = ""  # fast mode: a captioner folder to show instead of the shipped m
 # %%
 import inspect
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,22 +44,16 @@ from tounum.caption import load_captioner
 from tounum.caption.data import read_captions
 from tounum.caption.evaluate import score_captions
 from tounum.caption.features import build_grid_cache, cache_folder
+from tounum.caption.gallery import plot_attention
 from tounum.caption.model import CaptionModel, caption_loss
 from tounum.caption.text import normalize
 from tounum.config import BackboneConfig
 from tounum.io import read_image
 
-REPO = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").is_file())
-DATA_DIR = Path(DATA_DIR or REPO.parent / "shared" / "data")
-WORK_DIR = Path(WORK_DIR or tempfile.mkdtemp(prefix="tounum-03-"))
+from helpers import folders, show  # notebooks/helpers.py: paths and figure display
+
+DATA_DIR, WORK_DIR = folders(DATA_DIR, WORK_DIR, "03")
 FLICKR = DATA_DIR / "captions" / "flickr8k"
-
-
-def show(fig):
-    """Display a figure once, whatever the current Matplotlib backend, and free it."""
-    display(fig)
-    plt.close(fig)
-
 
 # %% [markdown]
 # ## The model
@@ -265,33 +258,15 @@ if FAST and metrics_file.is_file():
 # %% [markdown]
 # ## Examples, and where the model looked
 #
-# For each word the attention weights over the 7x7 regions are drawn over the image (brighter:
-# more weight). A good model looks at the dog when it writes "dog" and at the grass when it writes
+# For each word, the regions the attention ignored are darkened (`tounum.caption.gallery`): what
+# stays bright is where the model looked. A good model looks at the dog when it writes "dog" and at the grass when it writes
 # "grass"; function words ("a", "the") often spread their attention.
 
 # %%
-def attention_figure(image, caption, side=7, columns=6):
-    words = caption.text.split() + ["<end>"]
-    rows = -(-(len(words) + 1) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.2 * rows), squeeze=False)
-    square = fit_square(image, 224, captioner.resize)
-    for ax in axes.flat:
-        ax.axis("off")
-    axes.flat[0].imshow(square)
-    axes.flat[0].set_title("input", fontsize=9)
-    for ax, word, weights in zip(axes.flat[1:], words, caption.attention):
-        ax.imshow(square)
-        ax.imshow(weights.reshape(side, side), cmap="gray", alpha=0.6, extent=(0, 224, 224, 0),
-                  interpolation="bilinear")
-        ax.set_title(word, fontsize=10)
-    fig.suptitle(caption.text, fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
 for i in range(3):
     print(f"{Path(subset.images[i]).name}\n  model: {beam[i].text}\n  human: " + "\n         ".join(subset.captions[i][:3]))
-    show(attention_figure(read_image(subset.images[i]).pixels, beam[i]))
+    seen = fit_square(read_image(subset.images[i]).pixels, 224, captioner.resize)  # as the model saw it
+    show(plot_attention(seen, beam[i], columns=6))
 
 # %% [markdown]
 # ## Beam search, greedy decoding and sampling
@@ -304,7 +279,8 @@ for i in range(3):
 # - **sampling** (the client's prototype, `tf.random.categorical`) draws each word from the
 #   predicted distribution: varied, but it often draws improbable words, and two runs differ.
 #
-# All three on the same dev images:
+# All three on the same dev images (in fast mode without Java, so without METEOR, to save the Java
+# start-up of each scoring; the PTB tokenizer is replaced by the package's normaliser):
 
 # %%
 decoders = {"beam 3": beam}
@@ -312,10 +288,10 @@ for name, kwargs in (("greedy", {"beam": 1}), ("beam 5", {"beam": 5}), ("samplin
     start = time.perf_counter()
     decoders[name] = captioner.caption(grid, **kwargs)
     print(f"{name}: {time.perf_counter() - start:.1f} s for {len(grid)} images")
-comparison = pd.DataFrame({name: score_captions(subset.captions, [c.text for c in caps])
+comparison = pd.DataFrame({name: score_captions(subset.captions, [c.text for c in caps], use_java=not FAST)
                            for name, caps in decoders.items()}).T.drop(columns=["tokenizer", "n_images"])
 comparison["mean words"] = [np.mean([len(c.text.split()) for c in caps]) for caps in decoders.values()]
-display(comparison.astype(float).round(4))
+display(comparison.dropna(axis=1, how="all").astype(float).round(4))
 examples = pd.DataFrame({name: [c.text for c in caps[:5]] for name, caps in decoders.items()},
                         index=[Path(p).name for p in subset.images[:5]])
 with pd.option_context("display.max_colwidth", 80):

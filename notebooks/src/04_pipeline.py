@@ -21,34 +21,28 @@
 FAST = True  # True: small images, one process; False: full-size images, one process per core
 DATA_DIR = ""  # the shared data folder (unused here: the sample scans come from the dependencies)
 WORK_DIR = ""  # where the scans and the results are written; empty: a temporary folder
+CONFIG = ""  # a tounum run configuration file (TOML); empty: the defaults
 
 # %%
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
+from IPython.display import display
 
 import tounum
-from tounum.config import Config, dumps
-from tounum.io import read_image, read_metadata, ImageReadError
+from tounum.config import Config, dumps, load
+from tounum.io import read_image, read_metadata
 from tounum.pipeline.demo import BAD_FILES, write_scans
 from tounum.pipeline.run import run
 
-WORK_DIR = Path(WORK_DIR or tempfile.mkdtemp(prefix="tounum-04-"))
+from helpers import folders, show  # notebooks/helpers.py: paths and figure display
+
+DATA_DIR, WORK_DIR = folders(DATA_DIR, WORK_DIR, "04")
 print(f"tounum {tounum.__version__}; FAST={FAST}; writing into {WORK_DIR}")
-
-
-def show(fig):
-    """Display a figure once, whatever the current Matplotlib backend, and free it."""
-    display(fig)
-    plt.close(fig)
-
 
 # %% [markdown]
 # ## The sample folder
@@ -85,10 +79,10 @@ show(fig)
 #
 # Every setting lives in one configuration (`tounum.config.Config`, dataclasses with defaults);
 # `tounum run --print-config` prints it as TOML and `--config FILE` overrides any field. Here
-# the defaults are used, with the number of worker processes set for this run.
+# the defaults (or the `CONFIG` file) are used, with the number of worker processes set for this run.
 
 # %%
-config = Config()
+config = load(CONFIG) if CONFIG else Config()
 config.run.workers = 1 if FAST else 0  # 0: one process per core for reading and cleaning
 print(dumps(config))
 
@@ -181,7 +175,8 @@ if len(photos):
 # ## What the cleaning did
 #
 # The quality measurements before and after, and the steps the automatic policy chose for each
-# image (the client's summary table, as in the report: minimum, maximum, median and mean).
+# image (the client's summary table, as in the report: minimum, maximum, median and mean). Below
+# them, a detail of the images whose noise dropped most and of the deblurred ones, before and after.
 
 # %%
 from tounum.pipeline.report import summary_table
@@ -191,7 +186,10 @@ steps = ok["enhance_steps"].fillna("[]").map(lambda s: ", ".join(step["op"] for 
 display(pd.DataFrame({"path": ok["path"], "steps": steps}).reset_index(drop=True))
 
 # %%
-changed = ok[steps != "(unchanged)"].head(4)
+changed = ok[steps != "(unchanged)"]
+denoised = (changed["noise_before"] - changed["noise_after"]).nlargest(2).index  # the largest noise drops
+deblurred = changed.index[steps[changed.index].str.contains("wiener|richardson_lucy|unsharp|restorer")][:2]
+changed = changed.loc[list(dict.fromkeys([*denoised, *deblurred]))]
 if len(changed):
     fig, axes = plt.subplots(len(changed), 2, figsize=(9, 4 * len(changed)), squeeze=False)
     for (left, right), row in zip(axes, changed.itertuples()):
@@ -199,9 +197,11 @@ if len(changed):
         h, w = before.shape[:2]
         crop = (slice(h // 3, h // 3 + h // 3), slice(w // 3, w // 3 + w // 3))  # a detail
         left.imshow(before[crop])
-        left.set_title(f"{row.path}: before (noise {row.noise_before:.1f})", fontsize=8)
+        left.set_title(f"{row.path}: before (noise {row.noise_before:.1f}, sharpness {row.sharpness_before:.2f})",
+                       fontsize=8)
         right.imshow(after[crop])
-        right.set_title(f"after (noise {row.noise_after:.1f})", fontsize=8)
+        right.set_title(f"after {steps[row.Index]} (noise {row.noise_after:.1f}, sharpness {row.sharpness_after:.2f})",
+                        fontsize=8)
         left.axis("off")
         right.axis("off")
     fig.tight_layout()
@@ -253,4 +253,5 @@ print(f"rerun: {again.reused} inputs reused, {again.processed} processed again (
 report = (results / "report.html").read_text(encoding="utf-8")
 print(f"{results / 'report.html'}: {len(report) / 1e6:.2f} MB")
 srcdoc = report.replace("&", "&amp;").replace('"', "&quot;")
-display(HTML(f'<iframe srcdoc="{srcdoc}" style="width:100%;height:900px;border:1px solid #ccc"></iframe>'))
+display({"text/html": f'<iframe srcdoc="{srcdoc}" style="width:100%;height:900px;border:1px solid #ccc"></iframe>'},
+        raw=True)
