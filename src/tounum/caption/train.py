@@ -12,13 +12,12 @@ import json
 import logging
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tounum.caption.store import (WEIGHTS_FILE, load_model_dir, save_model_dir, save_weights,
-                                  write_json)
+from tounum.caption.store import save_model_dir, save_weights, write_json
 from tounum.caption.text import Vocabulary, build_vocabulary, encode_batch
 
 log = logging.getLogger(__name__)
@@ -53,8 +52,8 @@ class CaptionData:
     grid: np.ndarray  # (rows, 49, C) float16 memmap
     image_rows: np.ndarray  # (n_images,) grid row of each image
     references: list[list[str]]  # raw captions per image
-    caption_image: np.ndarray = field(default=None)  # (n_captions,) index into image_rows
-    tokens: np.ndarray = field(default=None)  # (n_captions, max_words + 2) int32
+    caption_image: np.ndarray  # (n_captions,) index into image_rows
+    tokens: np.ndarray  # (n_captions, max_words + 2) int32
 
 
 def flatten(grid: np.ndarray, image_rows: np.ndarray, references: list[list[str]],
