@@ -235,7 +235,7 @@ print(f"verdict: {diagnosis['verdict'].iloc[0]}")
 
 # %%
 start = time.perf_counter()
-study = regularisation_study(data, dataclasses.replace(train_config, epochs=20) if FAST else train_config)
+study = regularisation_study(data, dataclasses.replace(train_config, epochs=15) if FAST else train_config)
 print(f"{len(study)} trainings in {time.perf_counter() - start:.1f} s on "
       f"{data.train.pooled.shape[1]} images")
 display(study.round(4))
