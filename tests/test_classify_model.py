@@ -24,9 +24,10 @@ def separable(n, seed=0, views=1):
     return pooled, y
 
 
+@pytest.mark.slow
 def test_keras_head_learns_separable_features_and_exports_to_numpy():
     pooled, y = separable(300)
-    cfg = ClassifyConfig(epochs=40, patience=5, batch_size=32, hidden=16, learning_rate=1e-2)
+    cfg = ClassifyConfig(epochs=12, patience=3, batch_size=64, hidden=16, learning_rate=3e-2)
     model, history = train_head(pooled[0][:240], y[:240], pooled[0][240:], y[240:], cfg)
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
     head = export_head(model)
@@ -70,13 +71,14 @@ def test_photo_threshold_meets_recall_at_best_precision(min_recall):
             assert (p & is_photo).sum() / p.sum() <= precision + 1e-12
 
 
+@pytest.mark.slow
 def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     pooled, y = separable(250, seed=2, views=2)
     dev_pooled, dev_y = separable(100, seed=2)
     held = holdout_split([CLASSES[i] for i in y], 0.2)
     data = FeatureData(Split(pooled, y, [f"{i}.jpg" for i in range(250)]), held,
                        Split(dev_pooled, dev_y, [f"d{i}.jpg" for i in range(100)]))
-    clf, result = fit(data, ClassifyConfig(epochs=20, patience=3, batch_size=32, learning_rate=1e-2))
+    clf, result = fit(data, ClassifyConfig(epochs=8, patience=2, batch_size=128, learning_rate=3e-2))
     assert result["kept"] in ("keras_head", "logistic_regression")
     assert result["dev"]["accuracy"] > 0.95 and result["dev"]["photo_vs_rest"]["recall"] >= 0.99
     assert result["temperature"] > 0 and len(result["history"]["val_loss"]) >= 1

@@ -2,6 +2,18 @@
 
 >>> from tounum.classify import load_classifier  # doctest: +SKIP
 >>> load_classifier().predict(features.pooled).is_photo  # doctest: +SKIP
+
+For the classification notebook:
+
+- ``train.extract(data_dir)``: cached pooled features of train (clean + scan views) and dev;
+  ``train.fit(data)``: the head comparison, temperature, threshold and dev report;
+  ``train.regularisation_study(data)``: the head trained with each regulariser removed (DataFrame);
+  ``train.bias_variance(metrics)``: train / held-out / dev error and the verdict.
+- ``classifier.load_metrics()``: the shipped model's ``metrics.json`` (training history, head
+  comparison, calibration, dev report); its settings are in ``load_classifier().info``.
+- ``evaluate.predict_tree(folder, classifier)``: one prediction row per image; ``evaluate.errors``.
+- ``plots``: ``training_curves``, ``confusion_matrix``, ``error_gallery``, ``architecture``,
+  ``regularisation``, ``reliability``.
 """
 
 from tounum.classify.classifier import ClassPrediction, Classifier, load_classifier

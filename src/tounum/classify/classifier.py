@@ -112,3 +112,10 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
     >>> clf.predict(pooled).doc_type  # doctest: +SKIP
     """
     return _load(str(Path(model_dir).resolve() if model_dir else DEFAULT_MODEL_DIR))
+
+
+def load_metrics(model_dir: str | Path | None = None) -> dict[str, Any]:
+    """The ``metrics.json`` of a model folder (default: the shipped model): training history,
+    head comparison, temperature, threshold, calibration and the dev report."""
+    path = Path(model_dir or DEFAULT_MODEL_DIR) / "metrics.json"
+    return json.loads(path.read_text())

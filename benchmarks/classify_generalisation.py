@@ -1,0 +1,56 @@
+"""The classifier on material from sources it was not trained on (a sanity check, not a tuning set).
+
+- photos: the Flickr8k dev images (squashed 224x224 JPEGs) and the COCO-mini val images: every one
+  should be ``is_photo``;
+- the pipeline demo's scans (``tounum.pipeline.demo.make_scans``): photos of scikit-image, typed
+  pages and a real scanned page fragment, charts, flow diagrams, line drawings: photo-vs-rest.
+
+Prints one JSON object: per source, the share called photo and the predicted class counts.
+
+    .venv/bin/python benchmarks/classify_generalisation.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from tounum.classify.classifier import load_classifier
+from tounum.classify.data import read_images
+from tounum.pipeline.demo import make_scans
+
+
+def summary(pred, n: int) -> dict:
+    return {"n": n, "called_photo": round(float(np.mean(pred.is_photo)), 4),
+            "doc_type": dict(Counter(pred.doc_type).most_common())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--captions", default="/work/shared/data/captions", help="folder with flickr8k/, coco_mini/")
+    parser.add_argument("--model", help="classifier folder (default: the shipped one)")
+    args = parser.parse_args()
+    clf = load_classifier(args.model)
+    root = Path(args.captions)
+    flickr = [str(root / "flickr8k" / "images" / name)
+              for name in (root / "flickr8k" / "splits" / "dev.txt").read_text().split()[:200]]
+    coco = sorted(str(p) for p in (root / "coco_mini" / "val2017").glob("*.jpg"))
+    result = {}
+    for name, paths in (("flickr8k_dev_photos", flickr), ("coco_mini_val_photos", coco)):
+        images = read_images(paths)[0]
+        result[name] = summary(clf.classify_images(images), len(images))
+    scans = list(make_scans(long_side=640))
+    pred = clf.classify_images([pixels for _, pixels in scans])
+    result["demo_scans"] = {relpath: {"doc_type": d, "is_photo": bool(p)}
+                            for (relpath, _), d, p in zip(scans, pred.doc_type, pred.is_photo)}
+    truth = np.array([relpath.startswith("photos/") for relpath, _ in scans])
+    result["demo_photo_vs_rest_accuracy"] = round(float(np.mean(truth == pred.is_photo)), 4)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
