@@ -22,9 +22,18 @@ def test_noisy_input_is_denoised_and_the_step_recorded():
     noisy = add_gaussian_noise(clean, 25, seed=13)
     result = enhance(noisy)
     assert psnr(clean, result.pixels) > psnr(clean, noisy) + 4
-    assert result.steps and result.steps[0]["op"] == "nlm"
-    assert result.steps[0]["h"] > 0
+    assert [s["op"] for s in result.steps] == ["bilateral"]  # colour: bilateral
+    assert result.steps[0]["sigma"] == pytest.approx(25, rel=0.1)
     assert result.quality_after.noise_sigma < result.quality_before.noise_sigma / 2
+
+
+def test_noisy_grey_input_goes_to_nlm_with_h_from_sigma():
+    clean = scene(128, 160, seed=18, gray=True)
+    noisy = add_gaussian_noise(clean, 25, seed=19)
+    result = enhance(noisy)
+    assert [s["op"] for s in result.steps] == ["nlm"] and result.steps[0]["h"] > 20
+    assert psnr(clean, result.pixels) > psnr(clean, noisy) + 4
+    assert np.array_equal(result.pixels[..., 0], result.pixels[..., 2])
 
 
 def test_blurred_input_is_sharpened_not_harmed():

@@ -43,11 +43,11 @@ class BackboneConfig:
 @dataclass
 class EnhanceConfig:
     method: str = "auto"  # auto, client, nlm, bilateral, wavelet, unsharp, wiener, restorer, none...
-    noise_floor: float = 3.0  # auto: below this estimated sigma (0..255) an image is not denoised
+    noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
     blur_floor: float = 1.2  # auto: below this estimated blur (pixels) an image is not deblurred
-    denoiser: str = "nlm"  # auto: nlm, bilateral, wavelet or restorer (which also deblurs)
+    denoiser: str = "auto"  # auto: bilateral (colour) / nlm (grey); or nlm, bilateral, wavelet, restorer
     deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
-    deblur_max_noise: float = 8.0  # auto: deblur only when the remaining noise is below this
+    deblur_max_noise: float = 8.0  # auto: deblur only images whose noise is below this
     restorer_weights: str = ""  # empty: the weights shipped in tounum/models/restorer
 
 

@@ -104,7 +104,7 @@ def _enhance(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from tounum import io as tio
-    from tounum.enhance.evaluate import evaluate_images
+    from tounum.enhance.evaluate import KEYS, evaluate_images
 
     config = _config(args, args.method)
     manifest = tio.discover([args.folder], checksum=False)
@@ -122,5 +122,5 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 2
     result = evaluate_images(images, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
                              config=config, seed=args.seed)
-    print(json.dumps(result))
+    print(json.dumps({key: result[key] for key in KEYS}))  # the documented keys, exactly
     return 0

@@ -95,9 +95,11 @@ def nlm(pixels: np.ndarray, sigma: float, *, h_ratio: float | None = None, templ
     return _per_gray(pixels, grey, colour)
 
 
-def bilateral(pixels: np.ndarray, sigma: float, *, colour_ratio: float = 3.0,
-              spatial: float = 3.0) -> np.ndarray:
+def bilateral(pixels: np.ndarray, sigma: float, *, colour_ratio: float = 4.0,
+              spatial: float = 2.0) -> np.ndarray:
     """Bilateral filter, range sigma ``colour_ratio * sigma``, spatial sigma ``spatial`` pixels.
+
+    The defaults were tuned by benchmarks/enhance_tune.py on Flickr8k train photos.
 
     Example
     -------

@@ -4,9 +4,10 @@
 then for ``method="auto"``:
 
 1. clean input (noise below ``noise_floor`` and blur below ``blur_floor``) comes back unchanged;
-2. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma;
-3. a blurred image whose noise is low enough is deconvolved by ``config.deblurrer`` with the
-   measured blur;
+2. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma
+   (default: bilateral for colour, NLM for grey, as tuned on train images);
+3. a blurred image whose input noise is low enough is deconvolved by ``config.deblurrer`` with
+   the measured blur;
 4. the result is measured again, and if it came out noisier than it went in (sharpening that
    amplified noise) the input is returned instead.
 
@@ -102,12 +103,17 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
     if config.denoiser == "restorer" and (noisy or blurred):  # blind: one pass does both
         return _restore(pixels, config), [{"op": "restorer"}]
     out, steps = pixels, []
-    residual_noise = q.noise_sigma
     if noisy:
-        out, step = _denoise(out, config.denoiser, q.noise_sigma, config)
+        # Tuned on train images: bilateral wins on colour photos, NLM on grey.
+        denoiser = config.denoiser
+        if denoiser == "auto":
+            denoiser = "nlm" if q.is_gray else "bilateral"
+        out, step = _denoise(out, denoiser, q.noise_sigma, config)
         steps.append(step)
-        residual_noise = estimate_noise(out)
-    if blurred and residual_noise <= config.deblur_max_noise:
+    # Deconvolution only where the input had little noise: on a very noisy image the blur
+    # measure is least reliable and the denoised result looks blurred anyway.
+    if blurred and q.noise_sigma <= config.deblur_max_noise:
+        residual_noise = estimate_noise(out) if noisy else q.noise_sigma
         out, step = _deblur(out, config.deblurrer, q.blur_sigma, residual_noise, config)
         steps.append(step)
     return out, steps

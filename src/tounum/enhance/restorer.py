@@ -1,10 +1,9 @@
-"""A small blind restorer: residual CNN working at half resolution, tiled inference.
+"""A small blind restorer: a DnCNN-style residual CNN (without batch norm), tiled inference.
 
-The image is folded into 2x2 pixel blocks (pixel-unshuffle: 3 channels -> 12 at half size),
-a plain stack of 3x3 convolutions predicts the correction, which is unfolded back and added
-to the input. Working at half resolution quarters the cost and doubles the receptive field;
-that keeps it near 1 s per megapixel on two CPU cores. It is blind: it is never told the noise
-level, blur or JPEG quality. Grey images go through as three equal channels.
+A plain stack of 3x3 convolutions predicts the correction that is added to the input. It is
+blind: it is never told the noise level, blur or JPEG quality. Grey images go through as three
+equal channels. (A half-resolution variant with pixel-unshuffle was 4x cheaper but learned far
+more slowly in the CPU budget we had: 23.9 against 27.0 dB after the same 256 steps.)
 
 Backend-agnostic Keras 3: only ``keras.ops`` inside the model.
 """
@@ -22,10 +21,10 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "restorer" / "rest
 
 @dataclass(frozen=True)
 class RestorerSpec:
-    width: int = 48  # channels of the hidden convolutions
+    width: int = 32  # channels of the hidden convolutions
     depth: int = 5  # hidden 3x3 convolutions between the head and the tail
-    tile: int = 256  # inference tile (pixels, multiple of 2)
-    overlap: int = 24  # context on each side of a tile (>= half the receptive field)
+    tile: int = 256  # inference tile (pixels)
+    overlap: int = 16  # context on each side of a tile (>= the receptive field's radius, 7)
 
 
 def build_restorer(spec: RestorerSpec = RestorerSpec()):
@@ -38,26 +37,13 @@ def build_restorer(spec: RestorerSpec = RestorerSpec()):
     (1, 16, 16, 3)
     """
     import keras
-    from keras import layers, ops
-
-    def unshuffle(t):  # (B, H, W, C) -> (B, H/2, W/2, 4C)
-        b, h, w, c = ops.shape(t)
-        t = ops.reshape(t, (b, h // 2, 2, w // 2, 2, c))
-        return ops.reshape(ops.transpose(t, (0, 1, 3, 2, 4, 5)), (b, h // 2, w // 2, 4 * c))
-
-    def shuffle(t):  # inverse of unshuffle
-        b, h, w, c4 = ops.shape(t)
-        c = c4 // 4
-        t = ops.reshape(t, (b, h, w, 2, 2, c))
-        return ops.reshape(ops.transpose(t, (0, 1, 3, 2, 4, 5)), (b, 2 * h, 2 * w, c))
+    from keras import layers
 
     image = keras.Input((None, None, 3), name="degraded")
-    folded = layers.Lambda(unshuffle, name="pixel_unshuffle")(image)
-    h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name="head")(folded)
+    h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name="head")(image)
     for i in range(spec.depth):
         h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name=f"body_{i}")(h)
-    correction = layers.Conv2D(12, 3, padding="same", name="tail")(h)
-    correction = layers.Lambda(shuffle, name="pixel_shuffle")(correction)
+    correction = layers.Conv2D(3, 3, padding="same", name="tail")(h)
     restored = layers.Add(name="residual")([image, correction])
     return keras.Model(image, restored, name="restorer")
 
@@ -108,8 +94,8 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
     rgb = np.repeat(img[..., None], 3, axis=2) if gray_in else img[..., :3]
     h, w = rgb.shape[:2]
     tile, pad = spec.tile, spec.overlap
-    # Pad to whole tiles plus context; even sizes so that 2x2 folding lines up with the image.
-    th, tw = min(tile, h + h % 2), min(tile, w + w % 2)
+    # Pad to whole tiles plus context (reflected).
+    th, tw = min(tile, h), min(tile, w)
     padded = np.pad(rgb.astype(np.float32) / 255.0,
                     ((pad, pad + (th - h % th) % th), (pad, pad + (tw - w % tw) % tw), (0, 0)),
                     mode="reflect")

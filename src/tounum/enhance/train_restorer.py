@@ -31,7 +31,8 @@ DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 class TrainConfig:
     out: str = "/tmp/restorer"
     data: str = str(DATA)
-    patch: int = 64
+    patch: int = 64  # cut once; each epoch trains on random 48x48 crops of them
+    crop: int = 48
     patches_per_gray: int = 24  # train400_gray: 400 images of 180x180
     patches_per_photo: int = 3  # Flickr8k train: 6,000 photos of 224x224
     samples_per_epoch: int = 6144
@@ -104,13 +105,14 @@ def train(config: TrainConfig) -> Path:
                                                      alpha=0.05)
     optimizer = keras.optimizers.Adam(schedule)
     optimizer.iterations.assign(epoch * steps)
-    model.compile(optimizer=optimizer, loss="mean_absolute_error")
+    model.compile(optimizer=optimizer, loss="mean_squared_error")
     rng = np.random.default_rng(config.seed + epoch)
     start = time.monotonic()
     history = []
     while epoch < config.epochs and (time.monotonic() - start) / 60 < config.minutes:
         pick = rng.choice(len(patches), config.samples_per_epoch, replace=False)
-        clean = patches[pick]
+        y, x = rng.integers(0, config.patch - config.crop + 1, 2)
+        clean = patches[pick, y:y + config.crop, x:x + config.crop]
         degraded = np.stack([degrade_randomly(c, rng) for c in clean])
         loss = model.fit(degraded.astype(np.float32) / 255, clean.astype(np.float32) / 255,
                          batch_size=config.batch_size, epochs=1, verbose=0).history["loss"][0]
