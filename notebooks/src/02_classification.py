@@ -25,7 +25,6 @@ MODEL_DIR = ""  # fast mode: a classifier folder to show instead of the shipped 
 # %%
 import dataclasses
 import inspect
-import json
 import shutil
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from tounum.backbone import load_backbone
 from tounum.classify import CLASSES, load_classifier
 from tounum.classify import plots
 from tounum.classify.calibrate import calibrated_probs
-from tounum.classify.classifier import DEFAULT_MODEL_DIR
+from tounum.classify.classifier import load_metrics
 from tounum.classify.data import read_images, scan_tree
 from tounum.classify.evaluate import errors, predict_tree, report
 from tounum.classify.metrics import expected_calibration_error
@@ -182,10 +181,9 @@ print(f"features of {data.train.pooled.shape[1]} train images x {data.train.pool
 
 # %%
 if FAST:
-    model_dir = Path(MODEL_DIR or DEFAULT_MODEL_DIR)
-    classifier = load_classifier(model_dir)
-    result = json.loads((model_dir / "metrics.json").read_text())
-    print(f"model: {model_dir}, head kept: {result['kept']}, "
+    classifier = load_classifier(MODEL_DIR or None)  # None: the shipped model
+    result = load_metrics(MODEL_DIR or None)  # its metrics.json: training history, comparison, dev report
+    print(f"model: {MODEL_DIR or 'shipped in the package'}, head kept: {result['kept']}, "
           f"trained on {result['n_train_images']} images x {result['views_per_image']} views")
     start = time.perf_counter()
     _, live_history, _ = fit_keras_head(data, train_config)
