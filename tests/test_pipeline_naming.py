@@ -1,4 +1,4 @@
-"""Where enhanced copies go: the mirrored tree, format families, and --name-by caption."""
+"""Enhanced copies: where they go (mirrored tree, format family, --name-by caption) and what they carry."""
 
 from __future__ import annotations
 
@@ -77,3 +77,26 @@ def test_only_photos_with_captions_are_renamed():
 ])
 def test_copies_keep_the_format_family(path, fmt, expected):
     assert job().copy_relpath(record(path, fmt=fmt)) == expected
+
+
+@pytest.mark.parametrize("fmt, suffix", [("JPEG", ".jpg"), ("TIFF", ".tif"), ("PNG", ".png")])
+def test_copy_carries_caption_and_type_for_an_independent_reader(tmp_path, fmt, suffix):
+    import numpy as np
+    import pyexiv2  # the independent reader pinned in the test extras
+
+    caption = 'two dogs & a "cat" <on> the beach — été'
+    r = record(f"in/scan{suffix}", caption, fmt=fmt)
+    r.extra["pixels"] = np.full((24, 32, 3), 120, np.uint8)
+    written = Job(Config(), tmp_path).write(r)
+    assert written.status == "ok", written.error
+    assert written.enhanced_path.startswith("enhanced/in/") and "pixels" not in written.extra
+    image = pyexiv2.Image(str(tmp_path / written.enhanced_path))
+    try:
+        xmp, iptc = image.read_xmp(), image.read_iptc()
+    finally:
+        image.close()
+    assert xmp["Xmp.dc.description"] == {'lang="x-default"': caption}
+    assert xmp["Xmp.dc.subject"] == ["photo"]
+    if fmt in ("JPEG", "TIFF"):  # PNG has no IPTC IIM block
+        assert iptc["Iptc.Application2.Caption"] == caption
+        assert iptc["Iptc.Application2.Keywords"] == ["photo"]
