@@ -40,9 +40,15 @@ class BackboneConfig:
     keras_file_scaling: str = "tf"  # "keras_file" input: "tf" x/127.5-1, "torch" mean/std, "none"
 
 
+# What ``EnhanceConfig.method`` may be: the automatic policy, the client's prototype and its two
+# filters, one classical operation, the learned restorer, or nothing.
+ENHANCE_METHODS = ("auto", "client", "client_nlm", "client_laplacian", "nlm", "bilateral",
+                   "wavelet", "unsharp", "wiener", "richardson_lucy", "restorer", "none")
+
+
 @dataclass
 class EnhanceConfig:
-    method: str = "auto"  # auto, client, nlm, bilateral, wavelet, unsharp, wiener, restorer, none...
+    method: str = "auto"  # one of ENHANCE_METHODS
     noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
     blur_floor: float = 1.2  # auto: below this estimated blur (pixels) an image is not deblurred
     denoiser: str = "auto"  # auto: bilateral (colour) / nlm (grey); or nlm, bilateral, wavelet, restorer

@@ -14,14 +14,8 @@ log = logging.getLogger(__name__)
 KEEP_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 
 
-def _method_choices() -> tuple[str, ...]:
-    from tounum.enhance.policy import METHODS  # light: numpy, scipy, cv2 only
-
-    return METHODS
-
-
 def register(commands: Any, train: Any, evaluate: Any) -> None:
-    methods = _method_choices()
+    from tounum.config import ENHANCE_METHODS as methods
     parser = commands.add_parser(
         "enhance", help="write denoised/sharpened copies of images (originals untouched)",
         description="Measure each image's noise and blur and write an enhanced copy under DIR, "

@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tounum.config import ENHANCE_METHODS as METHODS
 from tounum.config import EnhanceConfig
 from tounum.enhance import filters
 from tounum.enhance.quality import Quality, assess, estimate_noise, is_gray, laplacian_variance
-
-METHODS = ("auto", "client", "client_nlm", "client_laplacian", "nlm", "bilateral", "wavelet",
-           "unsharp", "wiener", "richardson_lucy", "restorer", "none")
 
 
 @dataclass
@@ -135,7 +133,8 @@ def enhance(pixels: np.ndarray, config: EnhanceConfig | None = None) -> Enhanced
 
     Example
     -------
-    >>> clean = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))[..., None].repeat(3, 2)
+    >>> from tounum.enhance.samples import scene
+    >>> clean = scene(96, 128)
     >>> result = enhance(clean)
     >>> result.steps, bool(np.array_equal(result.pixels, clean))
     ([], True)

@@ -187,6 +187,7 @@ def reblur_ratio(pixels: np.ndarray, noise_sigma: float | None = None) -> float:
 
     Near 0.25 for a sharp photograph, rising towards 1 as the image gets blurrier; additive
     noise of the given sigma is subtracted from both energies, so it does not read as detail.
+    0 when there are no edges to measure (a flat page): no evidence of blur.
 
     Example
     -------
@@ -201,8 +202,8 @@ def reblur_ratio(pixels: np.ndarray, noise_sigma: float | None = None) -> float:
     y = luminance(pixels)
     e1 = _gradient_energy(y, _SMOOTH, noise_var)
     e2 = _gradient_energy(y, float(np.hypot(_SMOOTH, _REBLUR)), noise_var)
-    if e1 <= 1e-6:  # flat (or pure noise): no edges to measure
-        return 1.0
+    if e1 <= 1.0:  # flat or smooth shading (or pure noise): no edges, no evidence of blur
+        return 0.0
     return float(np.clip(e2 / e1, 0.0, 1.0))
 
 

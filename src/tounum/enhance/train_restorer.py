@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
-
 log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 
@@ -75,6 +73,8 @@ def extract_patches(config: TrainConfig) -> np.ndarray:
 
 def degrade_randomly(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random degradation of one uint8 patch: noise, blur + light noise, or JPEG."""
+    from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
+
     kind = rng.random()
     if kind < 0.5:
         return add_gaussian_noise(clean, rng.uniform(0, 55), seed=rng)
