@@ -87,7 +87,7 @@ class CaptionConfig:
 @dataclass
 class RunConfig:
     workers: int = 0  # processes for reading and enhancing; 0: one per core; 1: no pool
-    batch_size: int = 16  # files per batch: the unit of model inference, memory and resume
+    batch_size: int = 8  # files per batch: the unit of model inference, memory and resume
     enhance: bool = True  # clean the images and write enhanced copies
     classify: bool = True  # backbone features + document type (caption needs it)
     caption: bool = True  # caption the photos

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -55,11 +56,12 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
           **_: object) -> Iterator[list[Record]]:
     """Run the job here: models in this process, per-file work in ``workers`` processes.
 
-    With ``workers == 1`` everything runs in this process. Otherwise the next batch is read and
-    enhanced by the pool while this process runs the models on the current one, so that at most
-    about three batches of pixels are in memory whatever the number of inputs. A pool process
-    that dies (a decoder crash, the out-of-memory killer) costs a fresh pool and an error row
-    for the file it was on; the run goes on.
+    With ``workers == 1`` everything runs in this process. Otherwise three batches are in
+    flight: the pool reads and enhances batch k+1 and writes the copies of batch k-1 while this
+    process runs the models on batch k, so the cores stay busy and at most about three batches
+    of pixels are in memory whatever the number of inputs. A pool process that dies (a decoder
+    crash, the out-of-memory killer) costs a fresh pool and an error row for the file it was
+    on; the run goes on.
     """
     workers = workers or default_workers()
     if workers == 1:
@@ -67,25 +69,32 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
             yield job(batch)
         return
     with _Pool(job, workers) as pool:
-        pending: tuple[Sequence[FileRef], list[Future[Record]]] | None = None
+        prepared: deque[tuple[Sequence[FileRef], list[Future[Record]]]] = deque()
+        written: deque[tuple[list[Record], list[Future[Record]]]] = deque()
+
+        def infer_next() -> None:
+            refs, futures = prepared.popleft()
+            records = pool.results(_prepare, refs, futures,
+                                   lambda ref: job.prepare(dataclasses.replace(ref, error=CRASHED)))
+            job.infer(records)
+            written.append((records, [pool.submit(_write, r) for r in records]))
+
+        def commit(keep: int) -> Iterator[list[Record]]:
+            while len(written) > keep:
+                records, futures = written.popleft()
+                records = pool.results(_write, records, futures,
+                                       lambda r: job.write(r.fail(CRASHED)))
+                job.commit(records)
+                yield records
+
         for batch in batches:
-            submitted = (batch, [pool.submit(_prepare, ref) for ref in batch])
-            if pending is not None:
-                yield _finish(job, pool, *pending)
-            pending = submitted
-        if pending is not None:
-            yield _finish(job, pool, *pending)
-
-
-def _finish(job: Job, pool: _Pool, refs: Sequence[FileRef],
-            prepared: list[Future[Record]]) -> list[Record]:
-    records = pool.results(_prepare, refs, prepared,
-                           lambda ref: job.prepare(dataclasses.replace(ref, error=CRASHED)))
-    job.infer(records)
-    written = [pool.submit(_write, record) for record in records]
-    records = pool.results(_write, records, written, lambda r: job.write(r.fail(CRASHED)))
-    job.commit(records)
-    return records
+            prepared.append((batch, [pool.submit(_prepare, ref) for ref in batch]))
+            if len(prepared) > 1:  # keep the next batch cooking while the models run
+                infer_next()
+                yield from commit(keep=1)
+        while prepared:
+            infer_next()
+        yield from commit(keep=0)
 
 
 CRASHED = "the worker process died on this file (a decoder crash or out of memory)"
