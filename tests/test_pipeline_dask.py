@@ -1,7 +1,9 @@
 """`tounum run --engine dask` on a real `distributed.LocalCluster` (two worker processes, loopback).
 
-Same rows as the local engine; a worker killed mid-batch loses and duplicates nothing; a file
-that kills every worker gets one error row. The runs use the stages that ship today.
+Same rows and same enhanced bytes as the local engine; a worker killed mid-batch loses and
+duplicates nothing; a file that kills every worker gets one error row; fsspec URLs (``file://``
+on worker processes, ``memory://`` on worker threads). The runs use the stages that ship today:
+reading and enhancement (no classifier model is shipped yet, so no features, types or captions).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ def config(engine: str = "local", **run: object) -> Config:
     """The stages that ship today (no trained classifier yet: no features, types or captions)."""
     cfg = Config()
     cfg.run.classify = cfg.run.caption = False
-    cfg.run.enhance = False
     cfg.run.engine, cfg.run.batch_size, cfg.run.workers = engine, 2, 1
     for key, value in run.items():
         setattr(cfg.run, key, value)
@@ -63,6 +64,12 @@ def results(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "results.csv", keep_default_na=False).drop(columns=TIMING)
 
 
+def copies(out: Path) -> dict[str, bytes]:
+    """The enhanced copies' bytes by path."""
+    return {p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted((out / "enhanced").rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """Two worker processes, one thread each, on 127.0.0.1, as `dask worker` would give."""
@@ -84,6 +91,8 @@ def test_dask_engine_gives_the_local_engine_rows_and_resumes(tmp_path):
     expected, got = results(tmp_path / "local"), results(tmp_path / "dask")
     assert sorted(got["path"]) == sorted(names)
     pd.testing.assert_frame_equal(got, expected)
+    assert len(copies(tmp_path / "dask")) == len(names) - 1
+    assert copies(tmp_path / "dask") == copies(tmp_path / "local")
     # resumable like the local engine: only the failed file is tried again
     again = run([tmp_path / "in"], tmp_path / "dask", config("dask", workers=2))
     assert (again.processed, again.reused) == (1, len(names) - 1)
@@ -180,8 +189,9 @@ def test_an_unreachable_scheduler_is_a_configuration_error(tmp_path, monkeypatch
         run([tmp_path / "in"], tmp_path / "out", config("dask", scheduler="tcp://127.0.0.1:9"))
 
 
-SAME = ["path", "status", "error", "sha256", "size", "width", "height", "format", "enhance_steps",
-        "enhanced_path", "warnings"]  # the columns that do not name the root or the timings
+def same(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns that do not depend on where the inputs are (root, key) nor on timings."""
+    return table.drop(columns=["root", "key"])
 
 
 def test_fsspec_urls_in_and_out_on_the_memory_filesystem(tmp_path):
@@ -201,8 +211,10 @@ def test_fsspec_urls_in_and_out_on_the_memory_filesystem(tmp_path):
         assert (summary.processed, summary.errors) == (len(names), 1)
         with memory.open(f"{base}/out/results.csv") as f:
             got = pd.read_csv(f, keep_default_na=False)
-        pd.testing.assert_frame_equal(got[SAME], expected[SAME])
+        pd.testing.assert_frame_equal(same(got.drop(columns=TIMING)), same(expected))
         assert set(got["root"]) == {f"memory://{base}/in"}
+        for path, data in copies(tmp_path / "local").items():
+            assert memory.cat_file(f"{base}/out/{path}") == data, path
         assert memory.exists(f"{base}/out/report.html") and memory.exists(f"{base}/out/captions.json")
         assert len(memory.glob(f"{base}/out/.tounum/rows/*.parquet")) == math.ceil(len(names) / 2)
         again = dask_engine.run([f"memory://{base}/in"], f"memory://{base}/out", settings)
@@ -211,12 +223,16 @@ def test_fsspec_urls_in_and_out_on_the_memory_filesystem(tmp_path):
 
 
 def test_file_urls_on_worker_processes_give_the_local_rows(tmp_path, cluster):
+    from tounum.cli import main
+
     cluster, _ = cluster
-    names = scans(tmp_path / "in", n=4)
+    scans(tmp_path / "in", n=4)
     run([tmp_path / "in"], tmp_path / "local", config("local"))
-    summary = dask_engine.run([f"file://{tmp_path / 'in'}"], str(tmp_path / "out"),
-                              config("dask", scheduler=cluster.scheduler_address))
-    assert summary.processed == len(names)
+    url = f"file://{tmp_path / 'in'}"
+    assert main(["run", url, "--out", str(tmp_path / "out"), "--engine", "dask", "--scheduler",
+                 cluster.scheduler_address, "--no-classify", "--batch-size", "2",
+                 "--no-progress"]) == 1  # the truncated file
     got = results(tmp_path / "out")
-    pd.testing.assert_frame_equal(got[SAME], results(tmp_path / "local")[SAME])
-    assert set(got["root"]) == {f"file://{tmp_path / 'in'}"}
+    pd.testing.assert_frame_equal(same(got), same(results(tmp_path / "local")))
+    assert set(got["root"]) == {url}
+    assert copies(tmp_path / "out") == copies(tmp_path / "local")

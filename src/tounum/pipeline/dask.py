@@ -64,7 +64,8 @@ def distributor(job: Job | StagedJob, batches: Iterable[Sequence[FileRef]], *, w
 
     Parameters
     ----------
-    job : the picklable job (its ``out_dir`` must be on a filesystem every worker sees).
+    job : the picklable job: a `Job` (its ``out_dir`` on a filesystem every worker sees), or a
+        `StagedJob` (URLs).
     batches : batches of `FileRef`; consumed lazily.
     workers : worker processes of the local cluster (0: one per core); ignored with a scheduler.
     scheduler : address of an existing scheduler (``tcp://HOST:PORT``); empty: a local cluster.
@@ -234,10 +235,9 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str
     the output/input overlap check, and the report's thumbnails (the report says they could
     not be read). With ``memory://``, the workers must be threads of this process.
     """
-    from tounum.config import Config as DefaultConfig
     from tounum.pipeline import run as local_run
 
-    config = config or DefaultConfig()
+    config = config or Config()
     if not any(is_url(p) for p in [*inputs, out_dir]):
         return local_run.run(inputs, out_dir, config, dry_run=dry_run, progress=progress)
     local_run._validate(config)
