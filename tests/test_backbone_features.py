@@ -200,3 +200,16 @@ def test_cli_prints_top5_and_reports_bad_files(tmp_path, capsys):
     assert len(out.splitlines()) == 6
     assert "bad.jpg" in err
     assert cli.main([]) == 2
+
+
+def test_bfloat16_precision_is_close_and_versioned(backbone):
+    fast = features.load_backbone(BackboneConfig(precision="bfloat16"))
+    assert fast.version != backbone.version and "bf16" in fast.version
+    images = list(sample_images().values())[:2]
+    a, b = backbone.features(images), fast.features(images)
+    assert b.pooled.dtype == np.float32
+    cosine = (a.pooled * b.pooled).sum(1) / np.linalg.norm(a.pooled, axis=1) / np.linalg.norm(
+        b.pooled, axis=1)
+    assert cosine.min() > 0.99
+    with pytest.raises(ConfigError, match="precision"):
+        features.load_backbone(BackboneConfig(precision="int8"))

@@ -38,6 +38,7 @@ class BackboneConfig:
     resize: str = "pad"  # "pad"/"crop" keep the aspect ratio; "squash" as squashed training photos
     feature_cache: str = ""  # folder for the float16 feature cache; empty: no cache
     keras_file_scaling: str = "tf"  # "keras_file" input: "tf" x/127.5-1, "torch" mean/std, "none"
+    precision: str = "float32"  # or "bfloat16": ~2x faster on AMX CPUs, features differ ~1%
 
 
 # What ``EnhanceConfig.method`` may be: the automatic policy, the client's prototype and its two

@@ -193,20 +193,25 @@ class Backbone:
 
 def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
     """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280."""
-    from tounum.backbone.weights import VERSION
+    from tounum.backbone.weights import PRECISIONS, VERSION
 
-    return Backbone("efficientnet_lite0", f"{VERSION}-{config.resize}", _efficientnet_lite0(),
-                    lambda x: x, config.resize, config.batch_size, config.feature_cache)
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"backbone.precision: unknown {config.precision!r} "
+                          f"(known: {', '.join(PRECISIONS)})")
+    version = VERSION if config.precision == "float32" else f"{VERSION}-bf16"
+    return Backbone("efficientnet_lite0", f"{version}-{config.resize}",
+                    _efficientnet_lite0(config.precision), lambda x: x, config.resize,
+                    config.batch_size, config.feature_cache)
 
 
-@functools.lru_cache(maxsize=1)
-def _efficientnet_lite0() -> Any:
+@functools.lru_cache(maxsize=2)
+def _efficientnet_lite0(precision: str) -> Any:
     """The network with outputs reordered to [pooled, grid, logits], shared by all configs."""
     import keras
 
     from tounum.backbone.weights import load_efficientnet_lite0
 
-    model = load_efficientnet_lite0()
+    model = load_efficientnet_lite0(precision=precision)
     logits, pooled, grid = model.outputs
     return keras.Model(model.inputs, [pooled, grid, logits], name=model.name)
 

@@ -51,7 +51,11 @@ def converted_weights_path(folder: Path | None = None, batch_norm: bool = False)
     return (folder or cache_dir() / "backbone") / f"{name}.weights.h5"
 
 
-def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False):
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # name -> Keras dtype policy
+
+
+def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False,
+                            precision: str = "float32"):
     """EfficientNet-Lite0 with ImageNet weights, converting them on first use.
 
     Parameters
@@ -61,6 +65,9 @@ def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False
     batch_norm : bool
         The literal network with batch-norm layers (for fine-tuning) instead of the default
         inference network with batch norms folded into the convolutions.
+    precision : str
+        "float32", or "bfloat16" to compute in bfloat16 (variables stay float32): about twice
+        as fast on CPUs with AMX/AVX512-BF16, logits within about 0.5 of float32.
 
     Returns
     -------
@@ -76,9 +83,16 @@ def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False
     -------
     >>> model = load_efficientnet_lite0()  # doctest: +SKIP
     """
+    import keras
+
     from tounum.backbone.efficientnet_lite import efficientnet_lite0, load_torch_weights
 
-    model = efficientnet_lite0(batch_norm=batch_norm)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(PRECISIONS[precision])
+    try:
+        model = efficientnet_lite0(batch_norm=batch_norm)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     target = converted_weights_path(folder, batch_norm)
     sidecar = target.with_suffix("").with_suffix(".json")
     source = source_weights_path()
