@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Make sample scans from the installed packages and run `tounum run` on them.")
     parser.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     parser.add_argument("--workers", type=int, default=0, help="as tounum run --workers")
+    parser.add_argument("--config", help="as tounum run --config (TOML settings)")
     parser.add_argument("--no-enhance", action="store_true")
     parser.add_argument("--no-classify", action="store_true")
     parser.add_argument("--no-caption", action="store_true")
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     command = ["run", str(scans), "--out", str(results), "--workers", str(args.workers)]
     command += [flag for flag in ("--no-enhance", "--no-classify", "--no-caption")
                 if getattr(args, flag[2:].replace("-", "_"))]
+    command += ["--config", args.config] if args.config else []
     print(f"demo: tounum {' '.join(command)}", file=sys.stderr)
     code = tounum(command)
     if code == 2:
