@@ -145,23 +145,28 @@ print(inspect.getsource(train_head))
 # early stopping (training stops when the loss on a held-out part of train stops improving, and the
 # best epoch's weights are kept), and augmentation (each training image is also seen as several
 # "as scanned" versions: JPEG, noise, blur, greyscale, yellowed paper, halftone, bleed-through,
-# quarter turns, crops and borders). The settings of the shipped configuration:
+# quarter turns, crops and borders); the text class, whose training images are only receipts and
+# forms, is widened with rendered book and letter pages (`synthetic_text` of them). The settings of
+# the shipped configuration:
 
 # %%
 print({k: getattr(config, k) for k in ("dropout", "weight_decay", "learning_rate", "batch_size", "epochs",
-                                        "patience", "augmented_views", "holdout", "min_photo_recall")})
+                                        "patience", "augmented_views", "synthetic_text", "holdout",
+                                        "min_photo_recall")})
 
 # %% [markdown]
 # ## Features
 #
 # The backbone runs once per image (and once per augmented view); its features are cached on disk,
 # so the head can be retrained many times at no cost. A stratified part of train is held out
-# (never trained on) for early stopping and for fitting the temperature.
+# (never trained on) for early stopping and for fitting the temperature. In fast mode: one augmented
+# view per image and as many rendered text pages as real images per class.
 
 # %%
 backbone = load_backbone()
 # fast mode: one augmented view, whole-subset batches and fewer epochs keep each training to seconds
-train_config = dataclasses.replace(config, augmented_views=1, batch_size=256, epochs=40) if FAST else config
+train_config = (dataclasses.replace(config, augmented_views=1, synthetic_text=per_class["train"], batch_size=256,
+                                   epochs=40) if FAST else config)
 cache = WORK_DIR / "features" if FAST else cache_dir() / "classify"
 start = time.perf_counter()
 data = extract(data_dir, train_config, backbone, cache=cache)
@@ -326,14 +331,10 @@ from tounum.classify.baseline import BaselineConfig, build_baseline, score, squa
 
 baseline_config = BaselineConfig(epochs=2, batch_size=16) if FAST else BaselineConfig()
 build_baseline(baseline_config.input_size).summary()
-train_table = scan_tree(data_dir / "train").labelled
-dev_table = scan_tree(data_dir / "dev").labelled
-train_images, kept, _ = read_images(train_table["path"])
-x_train = squash(train_images, baseline_config.input_size)
-y_train = np.array([CLASSES.index(c) for c in train_table["label"].iloc[kept]])
-dev_images, kept, _ = read_images(dev_table["path"])
-x_dev_img, dev_labels = squash(dev_images, baseline_config.input_size), list(dev_table["label"].iloc[kept])
-held = data.held  # the head's held-out images (the same list, in the same order, as extract reads them)
+train_images, kept, _ = read_images(data.train.paths)  # the head's training images, rendered pages included
+x_train, y_train, held = squash(train_images, baseline_config.input_size), data.train.y[kept], data.held[kept]
+dev_images, kept, _ = read_images(data.dev.paths)
+x_dev_img, dev_labels = squash(dev_images, baseline_config.input_size), [CLASSES[i] for i in data.dev.y[kept]]
 start = time.perf_counter()
 baseline, baseline_history = train_baseline(x_train[~held], y_train[~held], x_train[held], y_train[held],
                                             baseline_config)

@@ -150,12 +150,16 @@ display(pd.crosstab(ok["folder"], ok["doc_type"], margins=True))
 # %% [markdown]
 # ## Captions of the photos
 #
-# Only the images classified as photos are captioned. Each caption is also embedded in the
-# enhanced copy's metadata; it is read back here from the file with `tounum.io.read_metadata`.
+# The images whose `is_photo` decision is true are captioned. That decision is a recall-first
+# threshold on the photo probability (notebook 2: missing a photo costs more than captioning a
+# painting), so it can be true for an image whose most probable type is another one; the cell
+# counts them. Each caption is also embedded in the enhanced copy's metadata; it is read back here
+# from the file with `tounum.io.read_metadata`.
 
 # %%
 photos = ok[ok["is_photo"].astype(bool)]
-print(f"{len(photos)} of {len(ok)} images classified as photos and captioned")
+print(f"{len(photos)} of {len(ok)} images with is_photo true and captioned, "
+      f"{int((photos['doc_type'] != 'photo').sum())} of them with another most probable type")
 columns = 4
 rows = max(1, -(-len(photos) // columns))
 fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.6 * rows), squeeze=False)
