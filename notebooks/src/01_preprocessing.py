@@ -164,6 +164,9 @@ show(fig)
 #   the other side of an edge has another colour).
 # - **wavelet shrinkage**: noise spreads thinly over all wavelet coefficients while the image
 #   concentrates in a few large ones; small coefficients are shrunk towards zero.
+# - the **learned restorer** (`tounum.enhance.restorer`): a small residual CNN trained on
+#   synthetic noise, blur and JPEG degradations of training photographs; it is blind (never told
+#   the noise level) and learns from examples which pixels to trust.
 #
 # Below, one image with Gaussian noise of sigma 25. Each filter is given the noise level that
 # `estimate_noise` measured, not the true one (the filters are blind, as in production).
@@ -201,12 +204,14 @@ def crops(clean, degraded, results, title, size=96):
 name, clean = next(iter(images.items()))
 noisy = degrade(clean, noise=25, seed=3)
 sigma = estimate_noise(noisy)
+enhance(noisy[:64, :64], EnhanceConfig(method="restorer"))  # load the CNN once: time the filtering only
 print(f"{name}: true noise sigma 25, measured {sigma:.1f}")
 table, denoised = compare(clean, noisy, {
     "client NLM (h=10)": filters.client_nlm,
     "NLM, h from sigma": lambda x: filters.nlm(x, sigma),
     "bilateral": lambda x: filters.bilateral(x, sigma),
     "wavelet": lambda x: filters.wavelet(x, sigma),
+    "learned restorer": lambda x: enhance(x, EnhanceConfig(method="restorer")).pixels,
 })
 display(table.round(3))
 show(crops(clean, noisy, denoised, f"{name}: noise sigma 25"))
@@ -227,7 +232,9 @@ show(crops(clean, noisy, denoised, f"{name}: noise sigma 25"))
 #   turns that amount down when the image is noisy, leaving noise-sized detail alone;
 # - **Wiener deconvolution** (`filters.wiener`) inverts a Gaussian blur of the *measured* width
 #   in the frequency domain, damped where noise would dominate;
-# - **Richardson-Lucy** (`filters.richardson_lucy`) inverts the same blur iteratively.
+# - **Richardson-Lucy** (`filters.richardson_lucy`) inverts the same blur iteratively;
+# - the **learned restorer** was trained on blurred examples too, and sharpens without being told
+#   the blur.
 #
 # Below: Gaussian blur of 1.5 pixels and a little noise (sigma 2), as in a slightly soft scan.
 
@@ -240,6 +247,7 @@ table, sharpened = compare(clean, soft, {
     "unsharp (noise-aware)": lambda x: filters.unsharp(x, noise_sigma=q.noise_sigma),
     "Wiener": lambda x: filters.wiener(x, q.blur_sigma, q.noise_sigma),
     "Richardson-Lucy": lambda x: filters.richardson_lucy(x, q.blur_sigma),
+    "learned restorer": lambda x: enhance(x, EnhanceConfig(method="restorer")).pixels,
 })
 display(table.round(3))
 show(crops(clean, soft, sharpened, f"{name}: blur 1.5, noise 2"))
@@ -366,7 +374,7 @@ for condition, params in conditions.items():
 # machine. "client NLM" and "client 3x3 kernel" are the prototype's two filters applied to every
 # image; "client policy" is the prototype's decision rule (NLM when `estimate_sigma` sees noise,
 # then the kernel when the variance of the Laplacian is low); "tounum auto" is the automatic
-# policy. For the clean condition the PSNR is against the input itself, so a method that does no
+# policy, and "learned restorer" the CNN alone. For the clean condition the PSNR is against the input itself, so a method that does no
 # harm scores high; an image returned untouched has an infinite PSNR, so that row's mean is over the
 # images a method changed, and the line under the tables counts the untouched ones. Fast mode runs
 # four of the conditions.
@@ -376,7 +384,8 @@ benchmark_conditions = conditions if not FAST else {k: conditions[k] for k in
                                                     ("clean", "noise 25", "noise 50", "blur 1.5 + noise 2")}
 methods = {label: (lambda x, m=method: enhance(x, EnhanceConfig(method=m)).pixels)
            for label, method in (("client NLM", "client_nlm"), ("client 3x3 kernel", "client_laplacian"),
-                                 ("client policy", "client"), ("tounum auto", "auto"))}
+                                 ("client policy", "client"), ("tounum auto", "auto"),
+                                 ("learned restorer", "restorer"))}
 rows = []
 for condition, params in benchmark_conditions.items():
     for name, clean in images.items():
