@@ -235,6 +235,33 @@ def write_scans(folder: str | Path, long_side: int | None = None, *, bad_files: 
     return written
 
 
+STAGE_FLAGS = ("--no-enhance", "--no-classify", "--no-caption")
+
+
+def missing_stages(command: list[str]) -> list[str]:
+    """The options that turn off the stages whose code or model is not installed, saying so.
+
+    The demo then shows what the installed stages do, and says loudly what it left out,
+    instead of stopping; `tounum run` itself never drops a stage on its own.
+    """
+    from tounum.cli import build_parser
+    from tounum.pipeline.cli import effective_config
+    from tounum.pipeline.job import Job, StageUnavailable
+
+    flags: list[str] = []
+    while True:
+        config = effective_config(build_parser().parse_args(command + flags))
+        try:
+            Job(config, ".").check()
+            return flags
+        except StageUnavailable as exc:
+            if not exc.option or exc.option in flags:
+                return flags  # the run will stop with this message
+            print(f"demo: NOT INSTALLED: {exc}\ndemo: the demo runs without it ({exc.option})",
+                  file=sys.stderr)
+            flags.append(exc.option)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tounum.pipeline.demo",
@@ -242,9 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     parser.add_argument("--workers", type=int, default=0, help="as tounum run --workers")
     parser.add_argument("--config", help="as tounum run --config (TOML settings)")
-    parser.add_argument("--no-enhance", action="store_true")
-    parser.add_argument("--no-classify", action="store_true")
-    parser.add_argument("--no-caption", action="store_true")
+    for flag in STAGE_FLAGS:
+        parser.add_argument(flag, action="store_true", help=f"as tounum run {flag}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
@@ -255,9 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     from tounum.cli import main as tounum
 
     command = ["run", str(scans), "--out", str(results), "--workers", str(args.workers)]
-    command += [flag for flag in ("--no-enhance", "--no-classify", "--no-caption")
-                if getattr(args, flag[2:].replace("-", "_"))]
+    command += [flag for flag in STAGE_FLAGS if getattr(args, flag[2:].replace("-", "_"))]
     command += ["--config", args.config] if args.config else []
+    left_out = missing_stages(command)
+    command += left_out
     print(f"demo: tounum {' '.join(command)}", file=sys.stderr)
     code = tounum(command)
     if code == 2:
@@ -276,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: UNEXPECTED failure: {table.set_index('path').loc[path, 'error']}", file=sys.stderr)
     for path in missed:
         print(f"demo: the bad file {path} did NOT get an error row", file=sys.stderr)
+    if left_out:
+        print(f"demo: stages LEFT OUT because they are not installed: {' '.join(left_out)}",
+              file=sys.stderr)
     print(f"results: {results / 'results.csv'}")
     print(f"report:  {(results / 'report.html').resolve()}")
     return 1 if unexpected or missed else 0

@@ -55,7 +55,14 @@ SLUG_MAX = 60
 
 
 class StageUnavailable(ConfigError):
-    """An enabled stage whose code or model is missing; the run cannot honestly do it."""
+    """An enabled stage whose code or model is missing; the run cannot honestly do it.
+
+    ``option`` is the `tounum run` option that turns the stage off ("" when none would help).
+    """
+
+    def __init__(self, message: str, option: str = "") -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ def _load(module: str, loader: str, model_dir: str, what: str, option: str) -> A
         return getattr(importlib.import_module(module), loader)(model_dir or None)
     except (OSError, ValueError, ImportError, AttributeError, KeyError) as exc:
         raise StageUnavailable(f"{what} cannot be loaded ({type(exc).__name__}: {exc}); "
-                               f"ship or train its model, or run with {option}") from exc
+                               f"ship or train its model, or run with {option}", option) from exc
 
 
 class Job:
@@ -202,7 +209,8 @@ class Job:
             for name in ("assess", "enhance"):
                 if not hasattr(enhance, name):
                     raise StageUnavailable(f"tounum.enhance has no {name}() in this version: the "
-                                           "images cannot be cleaned; run with --no-enhance")
+                                           "images cannot be cleaned; run with --no-enhance",
+                                           "--no-enhance")
         if self.config.run.name_by and not self.config.run.caption:
             raise StageUnavailable("--name-by caption needs captions (do not pass --no-caption)")
         models = self.models()
@@ -211,7 +219,7 @@ class Job:
                 self.backbone(model)
         except (OSError, ValueError, ImportError) as exc:
             raise StageUnavailable(f"the backbone cannot be built ({type(exc).__name__}: {exc}); "
-                                   "run with --no-classify") from exc
+                                   "run with --no-classify", "--no-classify") from exc
 
     # -- step 1: one file, CPU ------------------------------------------------------------
     def prepare(self, ref: FileRef) -> Record:
