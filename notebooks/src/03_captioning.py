@@ -42,7 +42,7 @@ from tounum.backbone import load_backbone
 from tounum.backbone.preprocess import fit_square
 from tounum.caption import load_captioner
 from tounum.caption.data import read_captions
-from tounum.caption.evaluate import score_captions
+from tounum.caption.evaluate import METRIC_KEYS, score_captions
 from tounum.caption.features import build_grid_cache, cache_folder
 from tounum.caption.gallery import plot_attention
 from tounum.caption.model import CaptionModel, caption_loss
@@ -250,10 +250,11 @@ scores = score_captions(subset.captions, [c.text for c in beam])
 print(f"beam 3 on {len(subset)} images in {beam_seconds:.1f} s; tokenizer {scores['tokenizer']}")
 display(pd.Series({k: v for k, v in scores.items() if k not in ("tokenizer",)}).to_frame("dev").T.round(4))
 metrics_file = captioner.model_dir / "metrics.json"
-if FAST and metrics_file.is_file():
+if FAST and metrics_file.is_file():  # the model's own record of the whole dev split
     shipped = json.loads(metrics_file.read_text())
-    print(f"the shipped model's card, whole dev split: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in shipped.items() if isinstance(v, float)))
+    shipped = shipped.get("dev", shipped)
+    print(f"the model's metrics.json, whole dev split ({shipped.get('n_images')} images): "
+          + ", ".join(f"{k} {shipped[k]:.4f}" for k in METRIC_KEYS if isinstance(shipped.get(k), float)))
 
 # %% [markdown]
 # ## Examples, and where the model looked
