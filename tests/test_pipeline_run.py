@@ -224,3 +224,12 @@ def test_a_missing_model_stops_the_run_before_any_work(tmp_path, capsys):
     assert code == 2
     assert "no-model" in capsys.readouterr().err
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_demo_leaves_out_a_missing_model_loudly(tmp_path, capsys):
+    from tounum.pipeline.demo import missing_stages
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[classify]\nmodel_dir = "{tmp_path / "no-model"}"\n')
+    assert missing_stages(["run", "in", "--out", "out", "--config", str(config)]) == ["--no-classify"]
+    assert "NOT INSTALLED" in capsys.readouterr().err
