@@ -28,7 +28,7 @@ def test_evaluate_prints_one_json_object(tmp_path, capsys):
 
 def test_enhance_mirrors_tree_reports_bad_files_and_goes_on(tmp_path, capsys):
     src = tmp_path / "in"
-    noisy = add_gaussian_noise(scene(48, 64, seed=4), 20, seed=5)
+    noisy = add_gaussian_noise(scene(48, 64, seed=4), 12, seed=5)
     _write(src / "a.png", noisy)
     _write(src / "sub" / "b.jpg", scene(48, 64, seed=6))
     (src / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")

@@ -24,3 +24,13 @@ def test_odd_sizes_and_grey_inputs_keep_their_shape():
     out = restore(grey, model, spec=spec)
     assert out.shape == grey.shape and np.array_equal(out[..., 0], out[..., 1])
     assert restore(grey[..., 0], model, spec=spec).shape == (33, 47)
+
+
+def test_shipped_restorer_denoises_blind():
+    from tounum.enhance.degrade import add_gaussian_noise
+    from tounum.enhance.score import psnr
+
+    clean = scene(96, 128, seed=3)
+    for sigma in (15, 40):  # never told the level
+        noisy = add_gaussian_noise(clean, sigma, seed=4)
+        assert psnr(clean, restore(noisy)) > psnr(clean, noisy) + 3

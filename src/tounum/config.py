@@ -53,6 +53,9 @@ class EnhanceConfig:
     noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
     blur_floor: float = 1.2  # auto: below this estimated blur (pixels) an image is not deblurred
     denoiser: str = "auto"  # auto: bilateral (colour) / nlm (grey); or nlm, bilateral, wavelet, restorer
+    # auto: colour images at least this noisy go to the learned restorer (+0.7-1 dB over the
+    # bilateral filter at sigma 25-50, about 3x the CPU time); 1000 or more: never.
+    learned_min_noise: float = 20.0
     deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
     deblur_max_noise: float = 8.0  # auto: deblur only images whose noise is below this
     restorer_weights: str = ""  # empty: the weights shipped in tounum/models/restorer
@@ -63,7 +66,9 @@ class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
     # training (tounum train classifier): features, then a head on the pooled features
     augmented_views: int = 3  # "as scanned" views per train image, besides the clean one
-    synthetic_text: int = 0  # rendered book/letter pages added to the text class of train
+    synthetic_text: int = 300  # rendered book/letter pages added to the text class of train
+    extra_photos: str = ""  # folder of more photographs (any subject) for the photo class of train
+    extra_photos_max: int = 600  # a seeded sample of at most this many of them
     holdout: float = 0.15  # share of train held out for early stopping and temperature
     seed: int = 0
     hidden: int = 0  # 0: dropout + one dense layer; >0: a ReLU layer of this width first

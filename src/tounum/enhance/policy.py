@@ -5,7 +5,8 @@ then for ``method="auto"``:
 
 1. clean input (noise below ``noise_floor`` and blur below ``blur_floor``) comes back unchanged;
 2. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma
-   (default: bilateral for colour, NLM for grey, as tuned on train images);
+   (default: bilateral for colour, NLM for grey, as tuned on train images; colour images with
+   sigma >= ``learned_min_noise`` go to the learned restorer, which measured better there);
 3. a blurred image whose input noise is low enough is deconvolved by ``config.deblurrer`` with
    the measured blur;
 4. the result is measured again, and if it came out noisier than it went in (sharpening that
@@ -104,6 +105,8 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
     if noisy:
         # Tuned on train images: bilateral wins on colour photos, NLM on grey.
         denoiser = config.denoiser
+        if denoiser == "auto" and not q.is_gray and q.noise_sigma >= config.learned_min_noise:
+            return _restore(pixels, config), [{"op": "restorer", "noise_sigma": round(q.noise_sigma, 2)}]
         if denoiser == "auto":
             denoiser = "nlm" if q.is_gray else "bilateral"
         out, step = _denoise(out, denoiser, q.noise_sigma, config)
