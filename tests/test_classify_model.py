@@ -90,7 +90,8 @@ def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     np.testing.assert_allclose(a.probs, b.probs, rtol=1e-6)
     assert a.probs.shape == (100, 5) and np.allclose(a.probs.sum(1), 1, atol=1e-5)
     assert all(d in CLASSES for d in a.doc_type)
-    assert ((np.array(a.doc_type) == "photo") == a.is_photo).all()
+    assert (np.array(a.doc_type) == np.array(CLASSES)[a.probs.argmax(1)]).all()
+    assert (a.is_photo == (a.probs[:, 0] >= clf.photo_threshold)).all()
 
 
 def test_loading_a_folder_without_a_model_names_it(tmp_path):

@@ -27,8 +27,9 @@ PHOTO = CLASSES.index("photo")
 class ClassPrediction:
     """``probs`` (N, 5) calibrated, in :data:`CLASSES` order; ``doc_type`` and ``is_photo`` per image.
 
-    ``is_photo`` is the recall-first threshold decision on the photo probability; ``doc_type`` agrees
-    with it ("photo" exactly when ``is_photo``, otherwise the most probable other class).
+    ``doc_type`` is the most probable class. ``is_photo`` is the recall-first routing decision
+    (``probs[:, photo] >= photo_threshold``, the threshold chosen for at least 99% photo recall), so
+    a borderline painting may be ``doc_type`` "painting" and still ``is_photo`` (it gets a caption).
     """
 
     probs: np.ndarray
@@ -79,11 +80,8 @@ class Classifier:
         """
         pooled = np.asarray(pooled, np.float32).reshape(-1, self.head.mean.shape[0])
         probs = calibrated_probs(self.logits(pooled), self.temperature)
-        is_photo = probs[:, PHOTO] >= self.photo_threshold
-        others = probs.copy()
-        others[:, PHOTO] = -1.0
-        doc_type = [CLASSES[PHOTO] if p else CLASSES[int(i)] for p, i in zip(is_photo, others.argmax(axis=1))]
-        return ClassPrediction(probs, doc_type, is_photo)
+        doc_type = [CLASSES[int(i)] for i in probs.argmax(axis=1)]
+        return ClassPrediction(probs, doc_type, probs[:, PHOTO] >= self.photo_threshold)
 
     def classify_images(self, images: list[np.ndarray], backbone=None) -> ClassPrediction:
         """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone.

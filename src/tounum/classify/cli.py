@@ -20,6 +20,8 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--out", metavar="MODEL_DIR", help="model folder to write (default: <cache>/classify/model)")
     p.add_argument("--views", type=int, help="augmented views per training image (default from config)")
+    p.add_argument("--extra-photos", metavar="DIR", help="folder of more photographs for the photo class "
+                                                         "(a seeded sample of classify.extra_photos_max)")
     p.add_argument("--config", metavar="FILE", help="TOML configuration ([classify] section)")
     p.set_defaults(func=run_train)
 
@@ -55,9 +57,12 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = _config(args).classify
     if args.views is not None:
         cfg = dataclasses.replace(cfg, augmented_views=args.views)
+    if args.extra_photos:
+        cfg = dataclasses.replace(cfg, extra_photos=args.extra_photos)
     out = args.out or str(cache_dir() / "classify" / "model")
     command = " ".join(["tounum train classifier", shlex.quote(args.data_dir), "--out", shlex.quote(out)]
                        + (["--views", str(args.views)] if args.views is not None else [])
+                       + (["--extra-photos", shlex.quote(args.extra_photos)] if args.extra_photos else [])
                        + (["--config", shlex.quote(args.config)] if args.config else []))
     try:
         result = train_classifier(args.data_dir, out, cfg, command=command)
