@@ -90,7 +90,10 @@ def _enhance(args: argparse.Namespace) -> int:
             print(f"ok\t{row.relpath}\t{json.dumps(result.steps)}", flush=True)
         except (tio.ImageReadError, ValueError, OSError) as exc:
             failed += 1
-            message = str(exc) if str(exc).startswith(row.relpath) else f"{row.relpath}: {exc}"
+            if isinstance(exc, tio.ImageReadError):
+                message = f"{row.relpath}: {exc.reason}"
+            else:
+                message = str(exc) if str(exc).startswith(row.relpath) else f"{row.relpath}: {exc}"
             print(f"error\t{row.relpath}\t{message}", flush=True)
             log.error("%s", message)
     return 1 if failed else 0
