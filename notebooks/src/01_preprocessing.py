@@ -350,8 +350,10 @@ show(crops(clean, soft, {**outputs, "client kernel": filters.client_laplacian(so
 #
 # `enhance` measures each image (`assess`), then decides which operations to apply, in which
 # order and at which strength, and records the decision in `steps`: below a noise floor it does not
-# denoise, below a blur floor it does not deblur, it deblurs only when little noise remains, and
-# if the result came out noisier than the input it returns the input. It must never make an image
+# denoise, below a blur floor it does not deblur; it picks the denoiser from the measurements (the
+# learned restorer for strongly noisy colour images, where it measured best, a classical filter
+# otherwise), deblurs only when little noise remains, and if the result came out noisier than the
+# input it returns the input. It must never make an image
 # worse: a clean image comes back essentially unchanged. Its settings, and the decisions it took on
 # one image under each condition:
 
