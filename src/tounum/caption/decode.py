@@ -42,8 +42,11 @@ def compiled_step(model):
     return step
 
 
-def _log_softmax(logits) -> np.ndarray:
-    return np.asarray(ops.log_softmax(logits, axis=-1), dtype=np.float64)
+def _log_softmax(logits, vocab: Vocabulary) -> np.ndarray:
+    """Log-probabilities with <pad>, <start> and <unk> ruled out: a caption never says "<unk>"."""
+    logp = np.asarray(ops.log_softmax(logits, axis=-1), dtype=np.float64)
+    logp[:, [vocab.pad_id, vocab.start_id, vocab.unk_id]] = -np.inf
+    return logp
 
 
 def _normalised(logp: float, length: int, alpha: float) -> float:
@@ -91,7 +94,7 @@ def greedy(model, vocab: Vocabulary, grid: np.ndarray, max_length: int = 22, *,
     lengths = np.full(n, max_length)
     for t in range(max_length):
         logits, state, alpha_t = run_step(token, state, encoded, keys)
-        step_logp = _log_softmax(logits)
+        step_logp = _log_softmax(logits, vocab)
         if temperature > 0:
             probs = np.exp(step_logp / temperature)
             probs /= probs.sum(1, keepdims=True)
@@ -153,7 +156,7 @@ def beam_search(model, vocab: Vocabulary, grid: np.ndarray, beam: int = 3, max_l
     finished: list[list[tuple[float, int, list[int], np.ndarray]]] = [[] for _ in range(n)]
     for t in range(max_length):
         logits, state, alpha_t = run_step(last, state, encoded, keys)
-        step = _log_softmax(logits).reshape(n, k, -1)
+        step = _log_softmax(logits, vocab).reshape(n, k, -1)
         alpha_t = np.asarray(alpha_t).reshape(n, k, positions)
         candidates = (scores[:, :, None] + step).reshape(n, -1)
         vocab_size = step.shape[2]
