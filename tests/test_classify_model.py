@@ -8,7 +8,7 @@ from tounum.classify.data import holdout_split
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
 from tounum.classify.metrics import expected_calibration_error
 from tounum.classify.model import export_head, train_head, train_logistic
-from tounum.classify.train import FeatureData, Split, fit
+from tounum.classify.train import FeatureData, Split, bias_variance, fit
 from tounum.config import ClassifyConfig
 
 D = 32
@@ -82,6 +82,8 @@ def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     assert result["kept"] in ("keras_head", "logistic_regression")
     assert result["dev"]["accuracy"] > 0.95 and result["dev"]["photo_vs_rest"]["recall"] >= 0.99
     assert result["temperature"] > 0 and len(result["history"]["val_loss"]) >= 1
+    summary = bias_variance(result)
+    assert list(summary.index) == ["train", "held-out", "dev"] and (summary["error"] < 0.1).all()
 
     clf.save(tmp_path / "m")
     again = load_classifier(tmp_path / "m")

@@ -168,10 +168,11 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
     keras_head, history, _ = fit_keras_head(data, config)
     logistic_head, c = fit_logistic(data, config)
     xv, yv = data.rows("held")
+    xf, yf = data.rows("fit")
     candidates = {"keras_head": keras_head, "logistic_regression": logistic_head}
     comparison = {}
     for name, head in candidates.items():
-        comparison[name] = {"held_out": _scores(head, xv, yv)}
+        comparison[name] = {"train": _scores(head, xf, yf), "held_out": _scores(head, xv, yv)}
         if data.dev is not None:
             comparison[name]["dev"] = _scores(head, data.dev.clean, data.dev.y)
     kind = max(candidates, key=lambda k: (comparison[k]["held_out"]["accuracy"], -comparison[k]["held_out"]["nll"]))
@@ -281,16 +282,15 @@ def regularisation_study(data: FeatureData, config: ClassifyConfig | None = None
 
 
 def bias_variance(result: dict[str, Any], target_error: float = 0.03) -> pd.DataFrame:
-    """Train / held-out / dev error of the kept head and what they say (under- or over-fitting).
+    """Train / held-out / dev error of the kept head (from :func:`fit`'s metrics) and what they say.
 
     ``target_error`` is the error one could accept (1 - the macro-F1 target, roughly): a training error
     above it means bias (the head is too weak or the features too poor); a held-out error far above
     the training error means variance (over-fitting).
     """
-    history = result["history"]
-    best = int(np.argmin(history["val_loss"]))
-    train_err = 1 - history["accuracy"][best]
-    held_err = 1 - result["comparison"][result["kept"]]["held_out"]["accuracy"]
+    kept = result["comparison"][result["kept"]]
+    train_err = 1 - kept["train"]["accuracy"]
+    held_err = 1 - kept["held_out"]["accuracy"]
     dev_err = 1 - result["dev"]["accuracy"] if "dev" in result else float("nan")
     avoidable, variance = train_err, held_err - train_err  # human error on these classes is ~0
     if avoidable > target_error:
@@ -300,8 +300,8 @@ def bias_variance(result: dict[str, Any], target_error: float = 0.03) -> pd.Data
     else:
         verdict = "neither dominates: errors are near the target"
     return pd.DataFrame({"error": [train_err, held_err, dev_err],
-                         "note": ["training views (Keras head, best epoch)",
-                                  "held-out part of train (kept head)", "dev, clean images"]},
+                         "note": ["training views (kept head)", "held-out part of train, all views",
+                                  "dev, clean images"]},
                         index=["train", "held-out", "dev"]).assign(verdict=verdict)
 
 
@@ -338,11 +338,13 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" threshold {result['photo_threshold']:.4f} on the calibrated photo probability, chosen on"
         f" {result['threshold_chosen_on']} for photo recall >= {result['min_photo_recall']:.0%} at the best precision.", "",
         "## Head comparison (same features)", "",
-        "| head | held-out accuracy | held-out NLL | dev accuracy | dev macro-F1 |", "|---|---|---|---|---|",
+        "| head | train accuracy | held-out accuracy | held-out NLL | dev accuracy | dev macro-F1 |",
+        "|---|---|---|---|---|---|",
     ]
     for name, c in comp.items():
         d = c.get("dev", {})
-        lines.append(f"| {name} | {_pct(c['held_out']['accuracy'])} | {c['held_out']['nll']:.4f} |"
+        lines.append(f"| {name} | {_pct(c['train']['accuracy'])} | {_pct(c['held_out']['accuracy'])} |"
+                     f" {c['held_out']['nll']:.4f} |"
                      f" {_pct(d.get('accuracy'))} | {d.get('macro_f1', float('nan')):.4f} |")
     if dev:
         pvr = dev["photo_vs_rest"]
