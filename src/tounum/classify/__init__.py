@@ -16,7 +16,15 @@ For the classification notebook:
   ``regularisation``, ``reliability``.
 """
 
-from tounum.classify.classifier import ClassPrediction, Classifier, load_classifier
-from tounum.classify.data import CLASSES
+CLASSES = ("photo", "painting", "sketch", "schematic", "text")
 
 __all__ = ["CLASSES", "ClassPrediction", "Classifier", "load_classifier"]
+
+
+def __getattr__(name: str):
+    # the classifier (SciPy, NumPy) loads on first use, so that `tounum --help` stays instant
+    if name in ("ClassPrediction", "Classifier", "load_classifier"):
+        from tounum.classify import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'tounum.classify' has no attribute {name!r}")

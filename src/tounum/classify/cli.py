@@ -8,8 +8,6 @@ import logging
 import shlex
 import sys
 
-from tounum.classify.data import CLASSES
-
 log = logging.getLogger(__name__)
 
 
@@ -78,7 +76,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_classify(args: argparse.Namespace) -> int:
     from tounum.classify.classifier import load_classifier
-    from tounum.classify.data import read_images
+    from tounum.classify.data import CLASSES, read_images
 
     clf = load_classifier(args.model)
     images, kept, errors = read_images(args.images)

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger(__name__)
+from tounum.classify import CLASSES  # defined in the package (cheap to import), re-exported here
 
-CLASSES = ("photo", "painting", "sketch", "schematic", "text")
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2"}
 
 
