@@ -86,6 +86,13 @@ def cpu_seconds() -> float:
     return total
 
 
+def cluster_overhead(client, seconds: float = 20.0) -> float:
+    """CPU seconds per second that the cluster's processes use while a task only sleeps."""
+    start, cpu = time.perf_counter(), cpu_seconds()
+    client.submit(time.sleep, seconds, pure=False).result()
+    return (cpu_seconds() - cpu) / (time.perf_counter() - start)
+
+
 def timed_run(inputs: Path, out: Path, config, **run_settings) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the whole process tree) of one run."""
     import dataclasses
@@ -114,10 +121,10 @@ def measure(inputs: Path, work: Path, config, workers: int, n_images: int,
     seconds: dict[str, list[tuple[float, float]]] = {"local": [], "dask_cold": [], "dask_warm": []}
     seconds["dask_cold"].append(timed_run(inputs, work / "out", config, engine="dask",
                                           workers=workers))
-    with (dask.config.set(engine.SCHEDULER_CONFIG),
+    with (dask.config.set(engine.CLUSTER_CONFIG),
           LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
-                       dashboard_address=None, env=engine.THREAD_ENV) as cluster,
-          Client(cluster)):
+                       dashboard_address=None) as cluster,
+          Client(cluster) as client):
         # warm up every worker: one batch each loads their models
         warm_inputs = work / "warmup"
         files = sorted(p for p in inputs.rglob("*") if p.is_file())
@@ -126,12 +133,13 @@ def measure(inputs: Path, work: Path, config, workers: int, n_images: int,
             shutil.copyfile(path, warm_inputs / f"{i}{path.suffix}")
         timed_run(warm_inputs, work / "out", config, engine="dask",
                   scheduler=cluster.scheduler_address)
+        idle = cluster_overhead(client)
         for _ in range(repeat):
             seconds["local"].append(timed_run(inputs, work / "out", config, engine="local",
                                               workers=workers))
             seconds["dask_warm"].append(timed_run(inputs, work / "out", config, engine="dask",
                                                   scheduler=cluster.scheduler_address))
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"cluster_cpu_s_per_s_while_a_task_sleeps": round(idle, 3)}
     for name, values in seconds.items():
         out[f"{name}_images_per_s"] = round(n_images / statistics.median(w for w, _ in values), 3)
         out[f"{name}_cpu_s_per_image"] = round(statistics.median(c for _, c in values) / n_images, 2)
@@ -171,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['dask_cold_cpu_s_per_image']}; {r['local_cpu_s_per_image']} | "
                   f"{r['dask_warm_seconds']}; {r['dask_cold_seconds']}; {r['local_seconds']} |")
         print(f"\nload average during the runs (1 min, sampled): {load}")
+        print("cluster CPU s per s while a task sleeps: "
+              + ", ".join(f"{w} workers {r['cluster_cpu_s_per_s_while_a_task_sleeps']}"
+                          for w, r in results.items()))
     return 0
 
 

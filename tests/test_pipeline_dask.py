@@ -73,7 +73,7 @@ def copies(out: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def cluster():
     """Two worker processes, one thread each, on 127.0.0.1, as `dask worker` would give."""
-    with dask.config.set(dask_engine.SCHEDULER_CONFIG), \
+    with dask.config.set(dask_engine.CLUSTER_CONFIG), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                      host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:

@@ -51,11 +51,15 @@ log = logging.getLogger(__name__)
 RETRIES = 2  # a batch whose task raises (a shared-filesystem hiccup in commit) is run again
 CONNECT_TIMEOUT = 30  # seconds to reach a scheduler, and to wait for its first worker
 CRASHED = "the file killed every Dask worker it was given to (a decoder crash or out of memory)"
-# One batch at a time per worker thread: when a worker dies, only the batch it was running is
-# blamed (counted towards ``allowed-failures``), not the ones queued behind it.
-SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0}
-# One thread per worker process, TensorFlow's pools included: the cores are shared by workers.
-THREAD_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+CLUSTER_CONFIG = {
+    # One batch at a time per worker thread: when a worker dies, only the batch it was running
+    # is blamed (counted towards ``allowed-failures``), not the ones queued behind it.
+    "distributed.scheduler.worker-saturation": 1.0,
+    # Workers keep this process's thread settings (Dask would set OMP/MKL/OpenBLAS to one
+    # thread): the models' float sums depend on them, and so, rarely, does a caption; with the
+    # same settings the rows are bit for bit those of ``--engine local``.
+    "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536},
+}
 
 
 def distributor(job: Job | StagedJob, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
@@ -105,9 +109,9 @@ def connect(scheduler: str = "", workers: int = 0) -> Iterator[object]:
         if not scheduler:
             n = workers or default_workers()
             log.info("starting a local Dask cluster of %d worker processes", n)
-            with (dask.config.set(SCHEDULER_CONFIG),
+            with (dask.config.set(CLUSTER_CONFIG),
                   LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env=THREAD_ENV) as cluster,
+                               dashboard_address=None) as cluster,
                   Client(cluster) as client):
                 yield client
             return
