@@ -2,8 +2,9 @@
 
 Same rows and same enhanced bytes as the local engine; a worker killed mid-batch loses and
 duplicates nothing; a file that kills every worker gets one error row; fsspec URLs (``file://``
-on worker processes, ``memory://`` on worker threads). The runs use the stages that ship today:
-reading and enhancement (no classifier model is shipped yet, so no features, types or captions).
+on worker processes, ``memory://`` on worker threads). Most runs read and enhance only
+(``--no-classify``, fast); one runs every stage with the shipped models, which each worker
+process loads once.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ WAIT = 240  # seconds: generous, the machine is shared
 
 
 def config(engine: str = "local", **run: object) -> Config:
-    """The stages that ship today (no trained classifier yet: no features, types or captions)."""
+    """Read and enhance only (the model stages have their own test, being slow to load)."""
     cfg = Config()
     cfg.run.classify = cfg.run.caption = False
     cfg.run.engine, cfg.run.batch_size, cfg.run.workers = engine, 2, 1
@@ -236,3 +237,36 @@ def test_file_urls_on_worker_processes_give_the_local_rows(tmp_path, cluster):
     pd.testing.assert_frame_equal(same(got), same(results(tmp_path / "local")))
     assert set(got["root"]) == {url}
     assert copies(tmp_path / "out") == copies(tmp_path / "local")
+
+
+def _model_loads() -> tuple[int, int]:
+    """(loads, reuses) of this process's model registry."""
+    from tounum.pipeline.job import _models
+
+    info = _models.cache_info()
+    return info.misses, info.hits
+
+
+def test_every_stage_on_the_cluster_gives_the_local_rows_and_loads_models_once(tmp_path, cluster):
+    from tounum.pipeline.demo import make_scans
+
+    cluster, client = cluster
+    scans_ = list(make_scans(long_side=160))
+    photos = [s for s in scans_ if s[0].startswith("photos/")][:3]
+    others = [s for s in scans_ if not s[0].startswith("photos/")][:3]
+    for relpath, pixels in photos + others:
+        (tmp_path / "in" / relpath).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(tmp_path / "in" / relpath)
+    every_stage = dict(classify=True, caption=True, batch_size=1)
+    run([tmp_path / "in"], tmp_path / "local", config("local", **every_stage))
+    before = client.run(_model_loads)
+    summary = run([tmp_path / "in"], tmp_path / "dask",
+                  config("dask", scheduler=cluster.scheduler_address, **every_stage))
+    assert (summary.processed, summary.ok) == (6, 6)
+    got, expected = results(tmp_path / "dask"), results(tmp_path / "local")
+    assert (got["caption"] != "").any()
+    pd.testing.assert_frame_equal(got, expected)  # probabilities and captions, bit for bit
+    assert copies(tmp_path / "dask") == copies(tmp_path / "local")  # captions in the metadata
+    loads = {w: (m - before[w][0], h - before[w][1]) for w, (m, h) in client.run(_model_loads).items()}
+    assert all(m <= 1 for m, _ in loads.values())  # each worker process loaded them once at most
+    assert sum(m + h for m, h in loads.values()) == 6 and max(h for _, h in loads.values()) >= 2
