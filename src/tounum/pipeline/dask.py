@@ -56,8 +56,8 @@ CLUSTER_CONFIG = {
     # is blamed (counted towards ``allowed-failures``), not the ones queued behind it.
     "distributed.scheduler.worker-saturation": 1.0,
     # Workers keep this process's thread settings (Dask would set OMP/MKL/OpenBLAS to one
-    # thread): the models' float sums depend on them, and so, rarely, does a caption; with the
-    # same settings the rows are bit for bit those of ``--engine local``.
+    # thread): the models' float sums depend on them (last bits of probabilities and caption
+    # scores); with the same settings the rows are bit for bit those of ``--engine local``.
     "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536},
 }
 
