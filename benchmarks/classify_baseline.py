@@ -20,6 +20,8 @@ from tounum.classify.baseline import BaselineConfig, score, squash, train_baseli
 from tounum.classify.data import CLASSES, holdout_split, read_images, scan_tree
 from tounum.config import cache_dir
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+
 
 def load_split(root: Path, size: int) -> tuple[np.ndarray, list[str]]:
     table = scan_tree(root).labelled
@@ -31,7 +33,7 @@ def load_split(root: Path, size: int) -> tuple[np.ndarray, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/doctype", help="folder with train/ and dev/")
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype"), help="folder with train/ and dev/")
     parser.add_argument("--epochs", type=int, default=BaselineConfig.epochs)
     parser.add_argument("--json-out", help="also write the JSON here")
     args = parser.parse_args()

@@ -24,6 +24,8 @@ from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images
 from tounum.pipeline.demo import make_scans
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+
 
 def summary(pred, n: int) -> dict:
     return {"n": n, "called_photo": round(float(np.mean(pred.is_photo)), 4),
@@ -32,7 +34,7 @@ def summary(pred, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--captions", default="/work/shared/data/captions", help="folder with coco_mini/")
+    parser.add_argument("--captions", default=str(SHARED_DATA / "captions"), help="folder with coco_mini/")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     args = parser.parse_args()
     clf = load_classifier(args.model)

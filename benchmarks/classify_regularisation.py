@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from tounum.classify.train import extract, regularisation_study
 from tounum.config import ClassifyConfig
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/doctype")
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype"))
     parser.add_argument("--hidden", type=int, default=0, help="hidden layer width of the head (0: none)")
     parser.add_argument("--csv-out", help="also write the table as CSV here")
     args = parser.parse_args()

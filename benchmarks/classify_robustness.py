@@ -20,10 +20,12 @@ from tounum.classify.classifier import load_classifier
 from tounum.classify.evaluate import predict_tree, report
 from tounum.config import cache_dir
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/doctype/dev", help="class tree to score")
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype/dev"), help="class tree to score")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()

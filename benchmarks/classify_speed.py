@@ -13,15 +13,18 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 from tounum.backbone import load_backbone
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images, scan_tree
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/work/shared/data/doctype/dev")
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype/dev"))
     parser.add_argument("--n", type=int, default=256, help="images to time")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     args = parser.parse_args()
