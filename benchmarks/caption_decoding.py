@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
+from shared_data import SHARED_DATA
 
-FLICKR = Path(__file__).resolve().parents[2] / "shared" / "data" / "captions" / "flickr8k"
+FLICKR = SHARED_DATA / "captions" / "flickr8k"
 SETTINGS = (("greedy", 1, 0.0), ("beam3_alpha0", 3, 0.0), ("beam3_alpha0.7", 3, 0.7),
             ("beam3_alpha1", 3, 1.0), ("beam5_alpha0.7", 5, 0.7))
 

@@ -12,8 +12,9 @@ import json
 import os
 import time
 from pathlib import Path
+from shared_data import SHARED_DATA
 
-DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "captions" / "flickr8k" / "images"
+DEFAULT_IMAGES = SHARED_DATA / "captions" / "flickr8k" / "images"
 
 
 def main() -> None:

@@ -19,8 +19,7 @@ import numpy as np
 from tounum.classify.baseline import BaselineConfig, score, squash, train_baseline
 from tounum.classify.data import CLASSES, holdout_split, read_images, scan_tree
 from tounum.config import cache_dir
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+from shared_data import SHARED_DATA
 
 
 def load_split(root: Path, size: int) -> tuple[np.ndarray, list[str]]:

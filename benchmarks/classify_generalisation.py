@@ -23,8 +23,7 @@ import numpy as np
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images
 from tounum.pipeline.demo import make_scans
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+from shared_data import SHARED_DATA
 
 
 def summary(pred, n: int) -> dict:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from tounum.classify.train import extract, regularisation_study
 from tounum.config import ClassifyConfig
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+from shared_data import SHARED_DATA
 
 
 def main() -> None:

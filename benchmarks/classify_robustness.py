@@ -19,8 +19,7 @@ from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.classifier import load_classifier
 from tounum.classify.evaluate import predict_tree, report
 from tounum.config import cache_dir
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+from shared_data import SHARED_DATA
 
 
 def main() -> None:

@@ -13,13 +13,11 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 from tounum.backbone import load_backbone
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images, scan_tree
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the repo
+from shared_data import SHARED_DATA
 
 
 def main() -> None:

@@ -19,8 +19,9 @@ import numpy as np
 
 from tounum.enhance.degrade import degrade
 from tounum.enhance.quality import estimate_noise, laplacian_variance, reblur_ratio
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "restoration"
+DATA = SHARED_DATA / "restoration"
 
 
 def load(folder: str, limit: int) -> list[np.ndarray]:

@@ -19,8 +19,9 @@ import numpy as np
 from tounum.config import EnhanceConfig
 from tounum.enhance.evaluate import evaluate_images
 from tounum.enhance.restorer import WEIGHTS
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 CONDITIONS = {"sigma 15": dict(noise=15), "sigma 25": dict(noise=25), "sigma 50": dict(noise=50),
               "blur 1.5 + noise 2": dict(blur=1.5, noise=2), "JPEG q20": dict(jpeg=20)}
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -22,8 +21,9 @@ from tounum.enhance import filters
 from tounum.enhance.degrade import add_gaussian_noise
 from tounum.enhance.quality import estimate_noise
 from tounum.enhance.score import psnr
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 
 
 def train_images(n: int) -> list[np.ndarray]:
