@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from tounum.caption.features import build_grid_cache, cache_folder
@@ -45,9 +46,36 @@ def test_cache_reports_bad_images_and_resumes(tmp_path):
     np.testing.assert_allclose(again.grid[again.rows[1]], 200)
 
 
-def test_cache_folder_depends_on_backbone_and_resize(tmp_path):
-    keys = {cache_folder(tmp_path, v, r) for v in ("v1", "v2") for r in ("pad", "squash")}
-    assert len(keys) == 4
+def test_cache_folder_depends_on_backbone_resize_and_view(tmp_path):
+    keys = {cache_folder(tmp_path, v, r, view) for v in ("v1", "v2") for r in ("pad", "squash")
+            for view in ("", "flip")}
+    assert len(keys) == 8
+    with pytest.raises(ValueError, match="unknown view"):
+        cache_folder(tmp_path, "v1", "squash", "rotate")
+
+
+class LeftColumnBackbone(ColourBackbone):
+    """The grid is the mean colour of the image's leftmost column: it sees a mirror."""
+
+    def features(self, images, batch_size=32):
+        return super().features([im[:, :1] for im in images], batch_size)
+
+
+def test_flip_view_is_cached_apart_and_sees_the_mirrored_image(tmp_path):
+    pixels = np.zeros((6, 9, 3), np.uint8)
+    pixels[:, 0], pixels[:, -1] = 30, 220
+    path = tmp_path / "two_sides.png"
+    Image.fromarray(pixels).save(path)
+    backbone = LeftColumnBackbone()
+    plain = build_grid_cache([str(path)], tmp_path / "plain", backbone)
+    flipped = build_grid_cache([str(path)], tmp_path / "flip", backbone, view="flip")
+    np.testing.assert_allclose(plain.grid[plain.rows[0]], 30)
+    np.testing.assert_allclose(flipped.grid[flipped.rows[0]], 220)
+    again = build_grid_cache([str(path)], tmp_path / "flip", backbone, view="flip")
+    assert backbone.seen == 2  # the mirrored grid came from its cache
+    np.testing.assert_allclose(again.grid[again.rows[0]], 220)
+    with pytest.raises(ValueError, match="view 'flip', not ''"):
+        build_grid_cache([str(path)], tmp_path / "flip", backbone)
 
 
 def test_growing_the_grid_keeps_every_row(tmp_path):

@@ -7,12 +7,14 @@ from keras import ops
 from tounum.caption.decode import beam_search, greedy
 from tounum.caption.model import ModelConfig, build_model, caption_loss
 from tounum.caption.store import load_model_dir
-from tounum.caption.train import TrainConfig, train
+from tounum.caption.text import build_vocabulary
+from tounum.caption.train import (TrainConfig, _batch, average_checkpoints, epoch_weights_path, flatten,
+                                  train)
 
 CAPTIONS = [["a dog runs on the grass"], ["a man rides a red bike"], ["two children play in the water"],
             ["a girl in a pink dress"], ["a black cat sleeps"], ["people walk down the street"]]
 TINY = dict(embed_dim=32, units=64, attention_units=32, dropout=0.0, vocab_min_count=1, batch_size=6,
-            learning_rate=1e-2, lr_decay=1.0, label_smoothing=0.0, patience=100)
+            learning_rate=1e-2, lr_decay=1.0, label_smoothing=0.0, patience=100, flip=False)
 
 
 def _grid(n=6, channels=64):
@@ -87,5 +89,48 @@ def test_resume_continues_from_saved_epoch(tmp_path, caplog):
     assert "resuming after epoch 1" in caplog.text
     assert [h["epoch"] for h in second["history"]] == [1, 2]
     assert second["history"][0] == first["history"][0]
+    assert epoch_weights_path(tmp_path, 1).is_file() and epoch_weights_path(tmp_path, 2).is_file()
     with pytest.raises(ValueError, match="another configuration"):
         train(data, data, tmp_path, TrainConfig(epochs=3, **{**TINY, "units": 32}))
+
+
+def test_batches_draw_each_caption_from_a_random_view():
+    grid, mirrored = _grid(), -_grid()
+    vocab = build_vocabulary([c for caps in CAPTIONS for c in caps], min_count=1)
+    data = flatten(grid, np.arange(6), CAPTIONS, vocab, 10)
+    data.views = ((mirrored, np.arange(6), flatten(mirrored, np.arange(6), CAPTIONS[::-1], vocab, 10).tokens),)
+    idx = np.arange(6)
+    features, tokens = _batch(data, idx)
+    np.testing.assert_array_equal(features, grid.astype(np.float32))  # no rng: the images as they are
+    features, tokens = _batch(data, np.tile(idx, 20), np.random.default_rng(0))
+    from_view = features[:, 0, 0] == -grid[np.tile(idx, 20), 0, 0].astype(np.float32)
+    assert 0.3 < from_view.mean() < 0.7
+    for i, (row, flipped) in enumerate(zip(np.tile(idx, 20), from_view)):  # caption goes with its image
+        assert vocab.decode(tokens[i]) == (CAPTIONS[::-1] if flipped else CAPTIONS)[row][0]
+
+
+def test_flip_config_needs_the_mirrored_view(tmp_path):
+    data = (_grid(), np.arange(6), CAPTIONS)
+    with pytest.raises(ValueError, match="mirrored view"):
+        train(data, data, tmp_path, TrainConfig(epochs=1, **{**TINY, "flip": True}))
+    state = train(data, data, tmp_path, TrainConfig(epochs=1, **{**TINY, "flip": True}),
+                  views=((-data[0], data[1], CAPTIONS),))
+    assert state["epoch"] == 1
+
+
+def test_average_checkpoints_is_the_mean_of_the_epochs(tmp_path):
+    data = (_grid(), np.arange(6), CAPTIONS)
+    train(data, data, tmp_path / "run", TrainConfig(epochs=3, **TINY))
+    model, _, _ = load_model_dir(tmp_path / "run")
+    kept = []
+    for epoch in (2, 3):
+        model.load_weights(epoch_weights_path(tmp_path / "run", epoch))
+        kept.append(model.get_weights())
+    average_checkpoints(tmp_path / "run", [2, 3], tmp_path / "avg")
+    averaged, _, config = load_model_dir(tmp_path / "avg")
+    assert config["averaged_epochs"] == [2, 3]
+    for got, a, b in zip(averaged.get_weights(), *kept):
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-6)
+    assert not np.allclose(kept[0][0], kept[1][0])  # the epochs differ, so the mean is a new model
+    with pytest.raises(FileNotFoundError, match="epoch 7"):
+        average_checkpoints(tmp_path / "run", [2, 7], tmp_path / "bad")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tounum.caption.text import SPECIALS, Vocabulary, build_vocabulary, encode_batch, normalize
+from tounum.caption.text import SPECIALS, Vocabulary, build_vocabulary, encode_batch, mirror_caption, normalize
 
 
 def test_normalize_strips_punctuation_and_case():
@@ -25,3 +25,9 @@ def test_vocabulary_round_trip_and_encoding(tmp_path):
     batch = encode_batch(again, ["a dog runs a dog", "dog"], max_length=3)
     assert batch.shape == (2, 5) and batch.dtype == np.int32
     assert again.decode(batch[0]) == "a dog runs" and batch[1, 3:].tolist() == [0, 0]
+
+
+def test_mirror_caption_swaps_sides_only_as_whole_words():
+    assert mirror_caption("A dog on the left, a man on the Right.") == "A dog on the right, a man on the Left."
+    assert mirror_caption("Left hand up; bright leftovers") == "Right hand up; bright leftovers"
+    assert mirror_caption(mirror_caption("turns left then right")) == "turns left then right"

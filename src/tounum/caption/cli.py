@@ -28,9 +28,12 @@ def register(commands, train, evaluate) -> None:
     t.add_argument("--out", default="captioner_model", help="model folder (resumes if it has a checkpoint)")
     for name, kind in (("epochs", int), ("batch-size", int), ("learning-rate", float),
                        ("label-smoothing", float), ("attention-reg", float), ("dropout", float),
+                       ("lr-decay", float),
                        ("patience", int), ("units", int), ("embed-dim", int), ("seed", int)):
         t.add_argument(f"--{name}", type=kind, default=None)
     t.add_argument("--zero-init", action="store_true", help="zero initial state (no mean-feature init)")
+    t.add_argument("--no-flip", action="store_true",
+                   help="no mirrored-image augmentation (default: each caption sees its image or its mirror)")
     t.set_defaults(func=train_command)
 
     e = evaluate.add_parser("captioner", help="BLEU/METEOR/ROUGE-L/CIDEr of the captioner, as JSON")
@@ -80,13 +83,16 @@ def train_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from tounum.caption.features import dataset_grids
+    from tounum.caption.text import mirror_caption
     from tounum.caption.train import TrainConfig, train
 
     overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "label_smoothing",
                                                "attention_reg", "dropout", "patience", "units",
-                                               "embed_dim", "seed") if getattr(args, k) is not None}
+                                               "embed_dim", "seed", "lr_decay") if getattr(args, k) is not None}
     if args.zero_init:
         overrides["init_from_features"] = False
+    if args.no_flip:
+        overrides["flip"] = False
     config = replace(TrainConfig(), **overrides)
     backbone = _backbone("squash")  # Flickr8k is squashed to 224x224: train and caption alike
     data, grids = dataset_grids(args.images, args.captions, args.split, backbone, "squash")
@@ -98,11 +104,21 @@ def train_command(args: argparse.Namespace) -> int:
                                    args.dev_split, backbone, "squash")
     log.info("%d training and %d dev images; %d problems", len(data), len(dev),
              len(data.problems) + len(dev.problems))
+    views = ()
+    if config.flip:
+        flipped, flipped_grids = dataset_grids(args.images, args.captions, args.split, backbone, "squash",
+                                               view="flip")
+        if flipped.images != data.images:
+            print("tounum train captioner: the mirrored view lost other images than the original",
+                  file=sys.stderr)
+            return 2
+        views = ((flipped_grids.grid, flipped_grids.rows,
+                  [[mirror_caption(c) for c in caps] for caps in data.captions]),)
     extra = {"backbone": {"name": backbone.name, "version": backbone.version, "resize": "squash"},
              "decoding": {"beam": 3, "alpha": 0.7, "max_words": config.max_words},
              "data": {"images": str(args.images), "captions": str(args.captions), "split": args.split}}
     state = train((grids.grid, grids.rows, data.captions), (dev_grids.grid, dev_grids.rows, dev.captions),
-                  args.out, config, extra)
+                  args.out, config, extra, views)
     print(json.dumps({"best_epoch": state["best_epoch"], "best_dev_bleu4_greedy": state["best_bleu4"],
                       "history": state["history"]}, indent=2))
     return 1 if data.problems or dev.problems else 0

@@ -4,7 +4,9 @@ One float16 ``grid.npy`` per data set (rows of 49 x 1280), opened memory-mapped 
 touches the pages it needs instead of holding 6,000 grids in RAM, plus ``index.json`` mapping each
 image's content sha256 to its row (identical files share a row). The cache is filled batch by
 batch and the index is rewritten after each batch, so an interrupted extraction resumes where it
-stopped.
+stopped. A *view* (``"flip"``: the image mirrored left to right) is a transform applied to the
+pixels before the backbone, cached in its own folder: training augmentation at the price of one
+more extraction, with the same memory-mapped float16 layout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,20 @@ log = logging.getLogger(__name__)
 GRID_FILE, INDEX_FILE = "grid.npy", "index.json"
 
 
+def flip_horizontal(pixels: np.ndarray) -> np.ndarray:
+    """The image mirrored left to right.
+
+    Example
+    -------
+    >>> flip_horizontal(np.arange(6).reshape(1, 3, 2))[0, :, 0].tolist()
+    [4, 2, 0]
+    """
+    return np.ascontiguousarray(pixels[:, ::-1])
+
+
+VIEWS = {"": None, "flip": flip_horizontal}  # view tag -> pixel transform ("" = the image as is)
+
+
 @dataclass
 class GridFeatures:
     """Grid rows for a list of image paths; ``rows[i] == -1`` where image i could not be read."""
@@ -33,8 +49,9 @@ class GridFeatures:
     problems: list[str] = field(default_factory=list)
 
 
-def cache_folder(images_dir: str | Path, backbone_version: str, resize: str) -> Path:
-    """``cache_dir()/captions/<dir name>-<key>``: one folder per image folder, backbone and resizing.
+def cache_folder(images_dir: str | Path, backbone_version: str, resize: str, view: str = "") -> Path:
+    """``cache_dir()/captions/<dir name>-<key>``: one folder per image folder, backbone, resizing
+    and view (see ``VIEWS``; the plain view keeps the key it always had).
 
     Example
     -------
@@ -44,7 +61,10 @@ def cache_folder(images_dir: str | Path, backbone_version: str, resize: str) -> 
     from tounum.config import cache_dir
 
     images_dir = Path(images_dir).resolve()
-    key = hashlib.sha256(f"{images_dir}|{backbone_version}|{resize}".encode()).hexdigest()[:12]
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; expected one of {sorted(VIEWS)}")
+    text = f"{images_dir}|{backbone_version}|{resize}" + (f"|{view}" if view else "")
+    key = hashlib.sha256(text.encode()).hexdigest()[:12]
     return cache_dir() / "captions" / f"{images_dir.name}-{key}"
 
 
@@ -72,7 +92,7 @@ def _open_grid(folder: Path, capacity: int, shape: tuple[int, ...]) -> np.ndarra
 
 
 def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
-                     batch_size: int = 32) -> GridFeatures:
+                     batch_size: int = 32, view: str = "") -> GridFeatures:
     """Extract (or reuse) the backbone grid of every image in ``paths`` into ``folder``.
 
     Parameters
@@ -85,6 +105,9 @@ def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
         Gives ``features(images).grid`` (N, 7, 7, C) and ``version``.
     batch_size : int
         Images per backbone call; the index is saved after each batch.
+    view : str
+        Key of ``VIEWS``: the transform applied to the pixels first (``"flip"``); recorded in the
+        index, and a folder made with another view is refused.
 
     Returns
     -------
@@ -102,6 +125,9 @@ def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     if index and index.get("backbone") != backbone.version:
         raise ValueError(f"{folder}: cache made with backbone {index.get('backbone')}, not {backbone.version}")
+    if index and index.get("view", "") != view:
+        raise ValueError(f"{folder}: cache made with view {index.get('view', '')!r}, not {view!r}")
+    transform = VIEWS[view] or (lambda pixels: pixels)
     rows: dict[str, int] = index.get("rows", {})
     failed: dict[str, str] = index.get("failed", {})
     hashes = [sha256_file(p) for p in paths]
@@ -115,7 +141,7 @@ def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
         batch, pixels = [], []
         for i in todo[start:start + batch_size]:
             try:
-                pixels.append(read_image(paths[i]).pixels)
+                pixels.append(transform(read_image(paths[i]).pixels))
                 batch.append(i)
             except ImageReadError as exc:
                 failed[hashes[i]] = str(exc)
@@ -125,7 +151,8 @@ def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
                 rows[hashes[i]] = len(rows)
                 grid[rows[hashes[i]]] = g.reshape(shape).astype(np.float16)
             grid.flush()
-        write_json(index_path, {"backbone": backbone.version, "rows": rows, "failed": failed})
+        write_json(index_path, {"backbone": backbone.version, "rows": rows, "failed": failed,
+                                **({"view": view} if view else {})})
         log.info("grids: %d / %d", min(start + batch_size, len(todo)), len(todo))
     del grid
     problems = []
@@ -138,10 +165,11 @@ def build_grid_cache(paths: Sequence[str], folder: str | Path, backbone, *,
 
 
 def dataset_grids(images_dir: str | Path, captions_path: str | Path, split_path: str | Path | None,
-                  backbone, resize: str, *, batch_size: int = 32):
+                  backbone, resize: str, *, batch_size: int = 32, view: str = ""):
     """Read a caption data set and its cached grids; images that failed are dropped (and reported).
 
-    ``resize`` is the backbone's resize mode, part of the cache key.
+    ``resize`` is the backbone's resize mode and ``view`` the pixel transform (``VIEWS``), both
+    part of the cache key.
 
     Returns
     -------
@@ -156,8 +184,8 @@ def dataset_grids(images_dir: str | Path, captions_path: str | Path, split_path:
     from tounum.caption.data import read_captions
 
     data = read_captions(captions_path, images_dir, split_path)
-    folder = cache_folder(images_dir, backbone.version, resize)
-    grids = build_grid_cache(data.images, folder, backbone, batch_size=batch_size)
+    folder = cache_folder(images_dir, backbone.version, resize, view)
+    grids = build_grid_cache(data.images, folder, backbone, batch_size=batch_size, view=view)
     keep = [i for i, r in enumerate(grids.rows) if r >= 0]
     data = data.subset(keep)
     data.problems += grids.problems

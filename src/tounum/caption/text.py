@@ -112,6 +112,25 @@ class Vocabulary:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
+_SIDES = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+
+
+def mirror_caption(text: str) -> str:
+    """The caption of the left-right mirrored photo: "left" and "right" swapped (case kept).
+
+    Example
+    -------
+    >>> mirror_caption("A dog turns Left, then right.")
+    'A dog turns Right, then left.'
+    """
+    def swap(match: re.Match) -> str:
+        word = match.group(0)
+        other = "right" if word.lower() == "left" else "left"
+        return other.capitalize() if word[0].isupper() else other
+
+    return _SIDES.sub(swap, text)
+
+
 def build_vocabulary(
     captions: Iterable[str], *, min_count: int = 5, max_size: int | None = None
 ) -> Vocabulary:

@@ -3,7 +3,10 @@
 The loop is nanoGPT-small: batches of captions bucketed by length, one compiled gradient step, a
 checkpoint after every epoch (weights, optimizer state and history, each written atomically), and
 the best epoch by dev BLEU-4 (greedy decoding) kept as the model. Rerunning the same command after
-an interruption continues from the last finished epoch.
+an interruption continues from the last finished epoch. Each epoch's weights are kept too, so that
+a few of them can be averaged afterwards (:func:`average_checkpoints`). Augmented views of the
+training images (the mirrored grid, with "left" and "right" swapped in its captions) are drawn per
+caption at random.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.caption.store import save_model_dir, save_weights, write_json
+from tounum.caption.store import load_model_dir, save_model_dir, save_weights, write_json
 from tounum.caption.text import Vocabulary, build_vocabulary, encode_batch
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ class TrainConfig:
     clip_norm: float = 5.0
     label_smoothing: float = 0.1
     attention_reg: float = 1.0  # doubly stochastic attention weight; 0 turns it off
+    flip: bool = True  # each caption sees its image or the mirrored image, at random
     patience: int = 4  # epochs without a better dev BLEU-4 before stopping
     seed: int = 0
 
@@ -54,6 +58,7 @@ class CaptionData:
     references: list[list[str]]  # raw captions per image
     caption_image: np.ndarray  # (n_captions,) index into image_rows
     tokens: np.ndarray  # (n_captions, max_words + 2) int32
+    views: tuple = ()  # augmented views: (grid, image_rows, tokens) each, aligned with the above
 
 
 def flatten(grid: np.ndarray, image_rows: np.ndarray, references: list[list[str]],
@@ -74,10 +79,20 @@ def length_batches(tokens: np.ndarray, batch_size: int, rng: np.random.Generator
     return batches
 
 
-def _batch(data: CaptionData, idx: np.ndarray):
-    """Features (float32) and tokens trimmed to the batch's longest caption, rounded up to 4."""
-    features = np.asarray(data.grid[data.image_rows[data.caption_image[idx]]], dtype=np.float32)
-    tokens = data.tokens[idx]
+def _batch(data: CaptionData, idx: np.ndarray, rng: np.random.Generator | None = None):
+    """Features (float32) and tokens trimmed to the batch's longest caption, rounded up to 4.
+
+    With ``rng``, each caption takes its view (the original or one of ``data.views``) at random.
+    """
+    sources = [(data.grid, data.image_rows, data.tokens), *data.views]
+    choice = rng.integers(0, len(sources), len(idx)) if rng is not None else np.zeros(len(idx), int)
+    features = np.empty((len(idx), *data.grid.shape[1:]), np.float32)
+    tokens = np.empty((len(idx), data.tokens.shape[1]), data.tokens.dtype)
+    for k, (grid, image_rows, view_tokens) in enumerate(sources):
+        pick = np.flatnonzero(choice == k)
+        if len(pick):
+            features[pick] = grid[image_rows[data.caption_image[idx[pick]]]]
+            tokens[pick] = view_tokens[idx[pick]]
     width = int((tokens != 0).sum(1).max())
     width = min(tokens.shape[1], -(-width // 4) * 4 + 1)  # +1: inputs and targets are shifted
     return features, tokens[:, :width]
@@ -147,6 +162,51 @@ def _settings(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in ("epochs", "patience")}
 
 
+def epoch_weights_path(out_dir: str | Path, epoch: int) -> Path:
+    """Where training keeps the weights of ``epoch`` (inside the checkpoint folder)."""
+    return Path(out_dir) / CHECKPOINT_DIR / f"epoch-{epoch:03d}.weights.h5"
+
+
+def average_checkpoints(run_dir: str | Path, epochs: list[int], out_dir: str | Path) -> Path:
+    """A model whose weights are the mean of the weights of ``epochs`` of a training run.
+
+    Averaging the weights of the last few epochs (Polyak averaging) smooths the noise of the last
+    updates, often for a better model at no training cost.
+
+    Parameters
+    ----------
+    run_dir : path
+        The ``--out`` folder of a training run (its best model gives vocabulary and configuration;
+        ``checkpoint/epoch-NNN.weights.h5`` the weights).
+    epochs : list of int
+    out_dir : path
+        Model folder written (``config.json`` says ``averaged_epochs``).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Example
+    -------
+    >>> average_checkpoints("run", [6, 7, 8], "model")  # doctest: +SKIP
+    """
+    if not epochs:
+        raise ValueError("average_checkpoints needs at least one epoch")
+    model, vocab, config = load_model_dir(run_dir)
+    total = None
+    for epoch in epochs:
+        path = epoch_weights_path(run_dir, epoch)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no weights kept for epoch {epoch}")
+        model.load_weights(path)
+        weights = model.get_weights()
+        total = weights if total is None else [t + w for t, w in zip(total, weights)]
+    model.set_weights([t / len(epochs) for t in total])
+    save_model_dir(out_dir, model, vocab, {**config, "epoch": max(epochs), "averaged_epochs": list(epochs)})
+    return Path(out_dir)
+
+
 def _restore_optimizer(optimizer, model, path: Path) -> None:
     optimizer.build(model.trainable_variables)
     saved = np.load(path)
@@ -162,7 +222,7 @@ def _save_optimizer(optimizer, path: Path) -> None:
 
 
 def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: TrainConfig | None = None,
-          extra_config: dict | None = None) -> dict:
+          extra_config: dict | None = None, views: tuple = ()) -> dict:
     """Train (or resume training) a captioner; the best epoch by dev BLEU-4 goes to ``out_dir``.
 
     Parameters
@@ -175,6 +235,10 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
     config : TrainConfig
     extra_config : dict
         Written into the model's ``config.json`` too (backbone name, resize mode, data...).
+    views : tuple
+        Augmented views of the training images, each ``(grid, image_rows, references)`` aligned
+        with ``train_data`` (references of the mirrored view have left and right swapped). Needed
+        when ``config.flip`` (the mirrored view), not allowed otherwise.
 
     Returns
     -------
@@ -190,6 +254,8 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
     from tounum.caption.model import ModelConfig, build_model
 
     config = config or TrainConfig()
+    if config.flip != bool(views):
+        raise ValueError("config.flip needs the mirrored view of the training grids, and only it")
     out_dir = Path(out_dir)
     ckpt = out_dir / CHECKPOINT_DIR
     state_path = ckpt / STATE_FILE
@@ -221,6 +287,8 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         ckpt.mkdir(parents=True, exist_ok=True)
         (ckpt / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
     train_set = flatten(*train_data, vocab, config.max_words)
+    train_set.views = tuple((grid, rows, flatten(grid, rows, refs, vocab, config.max_words).tokens)
+                            for grid, rows, refs in views)
     dev_set = flatten(*dev_data, vocab, config.max_words)
     train_step, loss_step = make_steps(model, optimizer, config)
     log.info("vocabulary %d words, %d train captions, %d dev images, %d parameters",
@@ -234,8 +302,9 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         rng = np.random.default_rng([config.seed, epoch])
         start, total, n = time.time(), 0.0, 0
         batches = length_batches(train_set.tokens, config.batch_size, rng)
+        view_rng = np.random.default_rng([config.seed, epoch, 1])  # batch order stays that of no views
         for b, idx in enumerate(batches):
-            features, tokens = _batch(train_set, idx)
+            features, tokens = _batch(train_set, idx, view_rng)
             total += float(train_step(features, tokens)[1]) * len(idx)
             n += len(idx)
             if b % 100 == 0:
@@ -250,6 +319,7 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
             state.update(best_bleu4=record["dev_bleu4_greedy"], best_epoch=epoch)
             save_model_dir(out_dir, model, vocab, {**full_config, "epoch": epoch})
         save_weights(model, ckpt / "last.weights.h5")
+        save_weights(model, epoch_weights_path(out_dir, epoch))
         _save_optimizer(optimizer, ckpt / "optimizer.npz")
         state["epoch"] = epoch
         write_json(out_dir / HISTORY_FILE, state["history"])
