@@ -58,6 +58,11 @@ class EnhanceConfig:
     learned_min_noise: float = 20.0
     deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
     deblur_max_noise: float = 8.0  # auto: deblur only images whose noise is below this
+    deblur_noise_floor: float = 2.0  # auto: Wiener assumes at least this noise (8-bit, JPEG)
+    deblur_regularisation: float = 0.1  # auto: Wiener's noise-to-signal factor (tuned on train)
+    deblur_max_gain: float = 3.0  # auto: cap on Wiener's gain at any frequency (0: none)
+    deblock_min_blockiness: float = 1.3  # auto: JPEG blocking above this is smoothed
+    deblock_sigma: float = 4.0  # auto: bilateral strength for deblocking (tuned on train)
     restorer_weights: str = ""  # empty: the weights shipped in tounum/models/restorer
 
 

@@ -168,12 +168,14 @@ def _gaussian_otf(shape: tuple[int, int], sigma: float) -> np.ndarray:
 
 
 def wiener(pixels: np.ndarray, blur_sigma: float, noise_sigma: float, *,
-           regularisation: float = 0.3) -> np.ndarray:
+           regularisation: float = 0.3, max_gain: float = 0.0) -> np.ndarray:
     """Wiener deconvolution of a Gaussian blur of ``blur_sigma`` pixels.
 
     The signal spectrum is modelled as ``c / f^2`` (natural images), fitted to the image, so the
     inverse filter is damped where noise of ``noise_sigma`` dominates. Borders are mirrored
-    to avoid wrap-around ringing.
+    to avoid wrap-around ringing. ``max_gain`` > 0 caps the filter's gain at any frequency,
+    which bounds what an overestimated blur or underestimated noise can amplify (JPEG
+    artefacts, a denoiser's leftovers).
 
     Example
     -------
@@ -199,7 +201,10 @@ def wiener(pixels: np.ndarray, blur_sigma: float, noise_sigma: float, *,
         band = (f2 > 0.01) & (f2 < 0.04)
         c_prior = max(np.median((power[band] - noise_sigma**2) * f2[band]), 1e-3)
         nsr = regularisation * max(noise_sigma, 0.5) ** 2 * f2 / c_prior
-        restored = np.fft.irfft2(spectrum * otf / (otf**2 + nsr), s=padded.shape[:2])
+        gain = otf / (otf**2 + nsr)
+        if max_gain > 0:
+            gain = np.minimum(gain, max_gain)
+        restored = np.fft.irfft2(spectrum * gain, s=padded.shape[:2])
         out[..., c] = restored[pad:pad + h, pad:pad + w]
     return _u8(out[..., 0] if img.ndim == 2 else out)
 

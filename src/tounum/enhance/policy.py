@@ -3,13 +3,20 @@
 ``enhance(pixels, config)`` measures noise and blur (:func:`tounum.enhance.quality.assess`),
 then for ``method="auto"``:
 
-1. clean input (noise below ``noise_floor`` and blur below ``blur_floor``) comes back unchanged;
-2. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma
+1. line art (text pages, drawings, schematics: ``Quality.is_line_art``) is judged by the noise
+   of its paper, not by the patch estimate, which reads strokes as noise;
+2. clean input (noise below ``noise_floor``, blur below ``blur_floor``, no JPEG blocking)
+   comes back unchanged;
+3. JPEG blocking (``Quality.blockiness`` >= ``deblock_min_blockiness``) on an image that is
+   not otherwise noisy, and not line art, is smoothed by a light bilateral filter;
+4. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma
    (default: bilateral for colour, NLM for grey, as tuned on train images; colour images with
    sigma >= ``learned_min_noise`` go to the learned restorer, which measured better there);
-3. a blurred image whose input noise is low enough is deconvolved by ``config.deblurrer`` with
-   the measured blur;
-4. the result is measured again, and if it came out noisier than it went in (sharpening that
+   the denoising is kept only if it changed the image about as much as noise of that sigma
+   explains (texture misread as noise changes far less), else it is undone;
+5. a blurred image whose input noise is low enough is deconvolved by ``config.deblurrer`` with
+   the measured blur (Wiener: noise floor and gain cap, so JPEG grain is not amplified);
+6. the result is measured again, and if it came out noisier than it went in (sharpening that
    amplified noise) the input is returned instead.
 
 Every step is recorded as a dict (``{"op": "nlm", "h": 17.5, ...}``), so the results say what
@@ -59,11 +66,18 @@ def _denoise(pixels: np.ndarray, name: str, sigma: float, config: EnhanceConfig
     raise ValueError(f"unknown denoiser {name!r} (nlm, bilateral, wavelet, restorer)")
 
 
-def _deblur(pixels: np.ndarray, name: str, blur: float, noise: float, config: EnhanceConfig
-            ) -> tuple[np.ndarray, dict]:
+def _deblur(pixels: np.ndarray, name: str, blur: float, noise: float, config: EnhanceConfig,
+            *, auto: bool = False) -> tuple[np.ndarray, dict]:
     if name == "wiener":
-        return filters.wiener(pixels, blur, noise), {"op": "wiener", "blur_sigma": round(blur, 2),
-                                                     "noise_sigma": round(noise, 2)}
+        if not auto:  # a forced method: the plain filter
+            return filters.wiener(pixels, blur, noise), {"op": "wiener", "blur_sigma": round(blur, 2),
+                                                         "noise_sigma": round(noise, 2)}
+        noise = max(noise, config.deblur_noise_floor)
+        out = filters.wiener(pixels, blur, noise, regularisation=config.deblur_regularisation,
+                             max_gain=config.deblur_max_gain)
+        return out, {"op": "wiener", "blur_sigma": round(blur, 2), "noise_sigma": round(noise, 2),
+                     "regularisation": config.deblur_regularisation,
+                     "max_gain": config.deblur_max_gain}
     if name == "richardson_lucy":
         return filters.richardson_lucy(pixels, blur), {"op": "richardson_lucy",
                                                        "blur_sigma": round(blur, 2)}
@@ -94,30 +108,62 @@ def _client(pixels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     return out, steps
 
 
+# Denoising is kept only if it removed at least this share of the measured sigma (RMS change
+# over sigma). Noise of that sigma makes the bilateral filter change 0.63-0.85 sigma and NLM
+# 0.26-0.9 (weaker at low sigma, where its h is small); texture misread as noise makes them
+# change 0.47-0.53 and 0.1 (train images and CBSD68 clean; benchmarks/enhance_guard.py).
+MIN_CHANGE = {"bilateral": 0.6, "nlm": 0.25, "wavelet": 0.25, "restorer": 0.6}
+
+
 def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.ndarray, list[dict]]:
-    noisy = q.noise_sigma >= config.noise_floor
+    steps: list[dict] = []
+    noise = q.noise_sigma
+    if q.is_line_art:  # strokes read as noise by the patch estimate: trust the paper
+        noise = q.flat_noise_sigma
+        if q.noise_sigma >= config.noise_floor:  # the guard changed the decision: say so
+            steps.append({"op": "none", "reason": "line art: paper noise below patch estimate",
+                          "patch_noise": round(q.noise_sigma, 2), "paper_noise": round(noise, 2),
+                          "paper_fraction": round(q.paper_fraction, 3)})
+    noisy = noise >= config.noise_floor
     blurred = q.blur_sigma >= config.blur_floor
-    if not noisy and not blurred:
-        return pixels, []
+    blocky = q.blockiness >= config.deblock_min_blockiness and not q.is_line_art and not noisy
+    if not (noisy or blurred or blocky):
+        return pixels, steps
     if config.denoiser == "restorer":  # blind: one pass does both
-        return _restore(pixels, config), [{"op": "restorer"}]
-    out, steps = pixels, []
+        return _restore(pixels, config), steps + [{"op": "restorer"}]
+    out = pixels
+    if blocky:
+        out = filters.bilateral(out, config.deblock_sigma)
+        steps.append({"op": "deblock", "filter": "bilateral", "sigma": config.deblock_sigma,
+                      "blockiness": round(q.blockiness, 3)})
     if noisy:
         # Tuned on train images: bilateral wins on colour photos, NLM on grey; the restorer
         # beats both on noisy colour photos (its model card), at about 3x the CPU time.
         denoiser = config.denoiser
-        if denoiser == "auto" and not q.is_gray and q.noise_sigma >= config.learned_min_noise:
-            step = {"op": "restorer", "noise_sigma": round(q.noise_sigma, 2)}
-            return _restore(pixels, config), [step]
-        if denoiser == "auto":
+        if denoiser == "auto" and not q.is_gray and noise >= config.learned_min_noise:
+            denoiser = "restorer"
+        elif denoiser == "auto":
             denoiser = "nlm" if q.is_gray else "bilateral"
-        out, step = _denoise(out, denoiser, q.noise_sigma, config)
-        steps.append(step)
-    # Deconvolution only where the input had little noise: on a very noisy image the blur
-    # measure is least reliable and the denoised result looks blurred anyway.
-    if blurred and q.noise_sigma <= config.deblur_max_noise:
-        residual_noise = estimate_noise(out) if noisy else q.noise_sigma
-        out, step = _deblur(out, config.deblurrer, q.blur_sigma, residual_noise, config)
+        denoised, step = _denoise(out, denoiser, noise, config)
+        if denoiser == "restorer":
+            step["noise_sigma"] = round(noise, 2)
+        change = float(np.sqrt(np.mean((denoised.astype(np.float64) - out) ** 2))) / noise
+        if change >= MIN_CHANGE.get(denoiser, 0.0):
+            out = denoised
+            steps.append(step)
+            if denoiser == "restorer":  # blind: it deblurs as well
+                return out, steps
+        else:
+            steps.append({"op": "none", "reverted": [step], "change_over_sigma": round(change, 3),
+                          "reason": "changed less than noise of the measured sigma explains "
+                                    "(texture read as noise)"})
+            noisy = False
+    # Deconvolution only where the input had little noise (on a very noisy image the blur
+    # measure is least reliable and the denoised result looks blurred anyway), and not on JPEG
+    # blocking, which it would amplify.
+    if blurred and not blocky and noise <= config.deblur_max_noise:
+        residual_noise = estimate_noise(out) if noisy else noise
+        out, step = _deblur(out, config.deblurrer, q.blur_sigma, residual_noise, config, auto=True)
         steps.append(step)
     return out, steps
 
@@ -170,8 +216,9 @@ def enhance(pixels: np.ndarray, config: EnhanceConfig | None = None) -> Enhanced
         out, steps = _restore(img, config), [{"op": "restorer"}]
     else:
         raise ValueError(f"unknown enhancement method {method!r} (one of {', '.join(METHODS)})")
-    after = assess(out) if steps else q
-    if method == "auto" and steps and after.noise_sigma > q.noise_sigma + config.noise_floor:
+    changed = out is not img
+    after = assess(out) if changed else q
+    if method == "auto" and changed and after.noise_sigma > q.noise_sigma + config.noise_floor:
         # The result is noisier than the input: keep the input, and say so.
         steps = [{"op": "none", "reverted": steps, "reason": "output noisier than input"}]
         out, after = img, q
