@@ -48,7 +48,7 @@ def test_clean_line_art_is_left_alone_though_strokes_read_as_noise(make):
     assert q.is_line_art and q.flat_noise_sigma < 1  # ...the paper is not
     result = enhance(page)
     assert np.array_equal(result.pixels, page)
-    assert [s["op"] for s in result.steps] == ["none"]
+    assert result.steps and all(s["op"] == "none" for s in result.steps)
     assert result.steps[0]["reason"].startswith("line art")
 
 
@@ -103,3 +103,12 @@ def test_auto_deblurring_of_a_noiseless_image_stays_moderate():
     assert [s["op"] for s in result.steps] == ["wiener"]
     assert result.steps[0]["noise_sigma"] >= 2.0 and result.steps[0]["max_gain"] > 0
     assert psnr(clean, result.pixels) > psnr(clean, soft) + 0.5
+
+
+def test_jpeg_blocking_on_a_text_page_is_left():
+    page = jpeg_compress(text_page(seed=9), 30)
+    q = assess(page)
+    assert q.blockiness > 1.3 and q.paper_fraction > 0.75
+    result = enhance(page)
+    assert np.array_equal(result.pixels, page)
+    assert all(s["op"] == "none" for s in result.steps)

@@ -34,3 +34,25 @@ def test_shipped_restorer_denoises_blind():
     for sigma in (15, 40):  # never told the level
         noisy = add_gaussian_noise(clean, sigma, seed=4)
         assert psnr(clean, restore(noisy)) > psnr(clean, noisy) + 3
+
+
+def test_bfloat16_restorer_stays_within_a_level_of_float32():
+    import pytest
+
+    from tounum.enhance.restorer import resolve_precision
+
+    spec32 = RestorerSpec(width=8, depth=2, tile=64, overlap=16)
+    spec16 = RestorerSpec(width=8, depth=2, tile=64, overlap=16, precision="bfloat16")
+    model32, model16 = build_restorer(spec32), build_restorer(spec16)
+    rng = np.random.default_rng(5)
+    weights = [rng.normal(0, 0.1, w.shape).astype("float32") for w in model32.get_weights()]
+    model32.set_weights(weights)
+    model16.set_weights(weights)
+    assert model16.get_layer("body_0").compute_dtype == "bfloat16"
+    img = scene(70, 90, seed=6)
+    out32, out16 = restore(img, model32, spec=spec32), restore(img, model16, spec=spec16)
+    assert not np.array_equal(out32, img)  # the net does something
+    assert np.abs(out32.astype(int) - out16.astype(int)).mean() < 1.0
+    assert resolve_precision("float32") == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("float8")

@@ -51,7 +51,9 @@ ENHANCE_METHODS = ("auto", "client", "client_nlm", "client_laplacian", "nlm", "b
 class EnhanceConfig:
     method: str = "auto"  # one of ENHANCE_METHODS
     noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
-    blur_floor: float = 1.2  # auto: below this estimated blur (pixels) an image is not deblurred
+    # auto: below this spectral blur estimate (pixels) an image is not deblurred (sharp photos,
+    # drawings and pages read 0.2-0.8: train, CBSD68, doctype dev)
+    blur_floor: float = 0.85
     denoiser: str = "auto"  # auto: bilateral (colour) / nlm (grey); or nlm, bilateral, wavelet, restorer
     # auto: colour images at least this noisy go to the learned restorer (+0.7-1 dB over the
     # bilateral filter at sigma 25-50, about 3x the CPU time); 1000 or more: never.
@@ -59,11 +61,15 @@ class EnhanceConfig:
     deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
     deblur_max_noise: float = 8.0  # auto: deblur only images whose noise is below this
     deblur_noise_floor: float = 2.0  # auto: Wiener assumes at least this noise (8-bit, JPEG)
-    deblur_regularisation: float = 0.1  # auto: Wiener's noise-to-signal factor (tuned on train)
-    deblur_max_gain: float = 3.0  # auto: cap on Wiener's gain at any frequency (0: none)
+    # auto: Wiener's noise-to-signal factor at blur 1.5, times (1.5 / blur)^3 (tuned on train)
+    deblur_regularisation: float = 0.1
+    deblur_max_gain: float = 5.0  # auto: cap on Wiener's gain at any frequency (0: none)
     deblock_min_blockiness: float = 1.3  # auto: JPEG blocking above this is smoothed
     deblock_sigma: float = 4.0  # auto: bilateral strength for deblocking (tuned on train)
     restorer_weights: str = ""  # empty: the weights shipped in tounum/models/restorer
+    restorer_tile: int = 512  # restorer inference tile (pixels); memory grows with its square
+    # auto: bfloat16 convolutions where the CPU has them natively (AMX, AVX512-BF16), else float32
+    restorer_precision: str = "auto"
 
 
 @dataclass

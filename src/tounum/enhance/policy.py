@@ -8,14 +8,17 @@ then for ``method="auto"``:
 2. clean input (noise below ``noise_floor``, blur below ``blur_floor``, no JPEG blocking)
    comes back unchanged;
 3. JPEG blocking (``Quality.blockiness`` >= ``deblock_min_blockiness``) on an image that is
-   not otherwise noisy, and not line art, is smoothed by a light bilateral filter;
+   not otherwise noisy, and not a page of paper and ink, is smoothed by a light bilateral
+   filter;
 4. a noisy image is denoised by ``config.denoiser`` at a strength set from the measured sigma
    (default: bilateral for colour, NLM for grey, as tuned on train images; colour images with
    sigma >= ``learned_min_noise`` go to the learned restorer, which measured better there);
    the denoising is kept only if it changed the image about as much as noise of that sigma
    explains (texture misread as noise changes far less), else it is undone;
-5. a blurred image whose input noise is low enough is deconvolved by ``config.deblurrer`` with
-   the measured blur (Wiener: noise floor and gain cap, so JPEG grain is not amplified);
+5. a blurred image (``Quality.spectral_blur_sigma``, fitted per image to its power spectrum)
+   whose input noise is low enough is deconvolved by ``config.deblurrer`` with that blur
+   (Wiener: regularisation growing as the blur gets weaker, a noise floor and a gain cap, so
+   JPEG grain is not amplified);
 6. the result is measured again, and if it came out noisier than it went in (sharpening that
    amplified noise) the input is returned instead.
 
@@ -32,7 +35,8 @@ import numpy as np
 from tounum.config import ENHANCE_METHODS as METHODS
 from tounum.config import EnhanceConfig
 from tounum.enhance import filters
-from tounum.enhance.quality import Quality, assess, estimate_noise, is_gray, laplacian_variance
+from tounum.enhance.quality import (LINE_ART_PAPER, Quality, assess, estimate_noise, is_gray,
+                                     laplacian_variance)
 
 
 @dataclass
@@ -46,9 +50,11 @@ class Enhanced:
 
 
 def _restore(pixels: np.ndarray, config: EnhanceConfig) -> np.ndarray:
-    from tounum.enhance.restorer import WEIGHTS, load_restorer, restore
+    from tounum.enhance.restorer import WEIGHTS, RestorerSpec, load_restorer, resolve_precision, restore
 
-    return restore(pixels, load_restorer(config.restorer_weights or str(WEIGHTS)))
+    spec = RestorerSpec(tile=config.restorer_tile,
+                        precision=resolve_precision(config.restorer_precision))
+    return restore(pixels, load_restorer(config.restorer_weights or str(WEIGHTS), spec), spec=spec)
 
 
 def _denoise(pixels: np.ndarray, name: str, sigma: float, config: EnhanceConfig
@@ -73,10 +79,13 @@ def _deblur(pixels: np.ndarray, name: str, blur: float, noise: float, config: En
             return filters.wiener(pixels, blur, noise), {"op": "wiener", "blur_sigma": round(blur, 2),
                                                          "noise_sigma": round(noise, 2)}
         noise = max(noise, config.deblur_noise_floor)
-        out = filters.wiener(pixels, blur, noise, regularisation=config.deblur_regularisation,
+        # Weaker blurs want more regularisation (tuned on train images: blur 1.0 best near
+        # 0.3, 1.5 near 0.1, 2.0 near 0.04).
+        regularisation = config.deblur_regularisation * (1.5 / max(blur, 0.5)) ** 3
+        out = filters.wiener(pixels, blur, noise, regularisation=regularisation,
                              max_gain=config.deblur_max_gain)
         return out, {"op": "wiener", "blur_sigma": round(blur, 2), "noise_sigma": round(noise, 2),
-                     "regularisation": config.deblur_regularisation,
+                     "regularisation": round(regularisation, 4),
                      "max_gain": config.deblur_max_gain}
     if name == "richardson_lucy":
         return filters.richardson_lucy(pixels, blur), {"op": "richardson_lucy",
@@ -125,8 +134,13 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
                           "patch_noise": round(q.noise_sigma, 2), "paper_noise": round(noise, 2),
                           "paper_fraction": round(q.paper_fraction, 3)})
     noisy = noise >= config.noise_floor
-    blurred = q.blur_sigma >= config.blur_floor
-    blocky = q.blockiness >= config.deblock_min_blockiness and not q.is_line_art and not noisy
+    blurred = q.spectral_blur_sigma >= config.blur_floor
+    blocky = q.blockiness >= config.deblock_min_blockiness and not noisy
+    if blocky and q.paper_fraction >= LINE_ART_PAPER:  # a page: smoothing would soften strokes
+        steps.append({"op": "none", "reason": "JPEG blocking on a page of paper and ink: kept",
+                      "blockiness": round(q.blockiness, 3),
+                      "paper_fraction": round(q.paper_fraction, 3)})
+        blocky = False
     if not (noisy or blurred or blocky):
         return pixels, steps
     if config.denoiser == "restorer":  # blind: one pass does both
@@ -163,7 +177,8 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
     # blocking, which it would amplify.
     if blurred and not blocky and noise <= config.deblur_max_noise:
         residual_noise = estimate_noise(out) if noisy else noise
-        out, step = _deblur(out, config.deblurrer, q.blur_sigma, residual_noise, config, auto=True)
+        out, step = _deblur(out, config.deblurrer, q.spectral_blur_sigma, residual_noise, config,
+                            auto=True)
         steps.append(step)
     return out, steps
 

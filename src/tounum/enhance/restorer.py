@@ -5,7 +5,9 @@ blind: it is never told the noise level, blur or JPEG quality. Grey images go th
 equal channels. (A half-resolution variant with pixel-unshuffle was 4x cheaper but learned far
 more slowly in the CPU budget we had: 23.9 against 27.0 dB after the same 256 steps.)
 
-Backend-agnostic Keras 3: only ``keras.ops`` inside the model.
+Backend-agnostic Keras 3: only ``keras.ops`` inside the model. With ``precision="bfloat16"``
+the convolutions run in bfloat16 (weights kept in float32; the residual sum in float32), which
+CPUs with AMX or AVX512-BF16 run several times faster (benchmarks/enhance_tradeoff.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,26 @@ class RestorerSpec:
     depth: int = 5  # hidden 3x3 convolutions between the head and the tail
     tile: int = 256  # inference tile (pixels)
     overlap: int = 16  # context on each side of a tile (>= the receptive field's radius, 7)
+    precision: str = "float32"  # or "bfloat16" (convolutions only)
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AMX or AVX512-BF16; read from Linux's
+    /proc/cpuinfo; False elsewhere), where the bfloat16 restorer is the faster one."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"``: bfloat16 where the CPU has it natively, else float32."""
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"unknown restorer precision {precision!r} (auto, float32, bfloat16)")
+    return precision
 
 
 def build_restorer(spec: RestorerSpec = RestorerSpec()):
@@ -39,12 +61,14 @@ def build_restorer(spec: RestorerSpec = RestorerSpec()):
     import keras
     from keras import layers
 
+    conv = "mixed_bfloat16" if spec.precision == "bfloat16" else "float32"
     image = keras.Input((None, None, 3), name="degraded")
-    h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name="head")(image)
+    h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name="head", dtype=conv)(image)
     for i in range(spec.depth):
-        h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name=f"body_{i}")(h)
-    correction = layers.Conv2D(3, 3, padding="same", name="tail")(h)
-    restored = layers.Add(name="residual")([image, correction])
+        h = layers.Conv2D(spec.width, 3, padding="same", activation="relu", name=f"body_{i}",
+                          dtype=conv)(h)
+    correction = layers.Conv2D(3, 3, padding="same", name="tail", dtype=conv)(h)
+    restored = layers.Add(name="residual", dtype="float32")([image, correction])
     return keras.Model(image, restored, name="restorer")
 
 
@@ -66,7 +90,7 @@ def _tiles(length: int, tile: int) -> list[int]:
 
 
 def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec(),
-            batch_size: int = 4) -> np.ndarray:
+            batch_size: int | None = None) -> np.ndarray:
     """Run the restorer on an image of any size in overlapping tiles (bounded memory).
 
     Each tile of ``spec.tile`` pixels is cut with ``spec.overlap`` pixels of context on every
@@ -101,10 +125,12 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
                     mode="reflect")
     out = np.zeros((padded.shape[0] - 2 * pad, padded.shape[1] - 2 * pad, 3), np.float32)
     boxes = [(y, x) for y in _tiles(out.shape[0], th) for x in _tiles(out.shape[1], tw)]
+    if batch_size is None:  # about a million pixels per batch, whatever the tile size
+        batch_size = max(1, 4 * 256**2 // (th * tw))
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i:i + batch_size]
         batch = np.stack([padded[y:y + th + 2 * pad, x:x + tw + 2 * pad] for y, x in chunk])
-        pred = np.asarray(model.predict_on_batch(batch))
+        pred = np.asarray(model.predict_on_batch(batch), np.float32)
         for (y, x), p in zip(chunk, pred):
             out[y:y + th, x:x + tw] = p[pad:pad + th, pad:pad + tw]
     result = np.clip(np.rint(out[:h, :w] * 255.0), 0, 255).astype(np.uint8)
