@@ -71,17 +71,25 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def parse_with_cache(parser: argparse.ArgumentParser, default_cache: str
+                     ) -> tuple[argparse.Namespace, Path, list[dict]]:
+    """Add ``--cache`` (JSON lines, appended as results come) and ``--markdown``; parse the
+    command line and read the rows cached so far."""
+    parser.add_argument("--cache", default=default_cache)
+    parser.add_argument("--markdown", action="store_true", help="print the table from the cache")
+    args = parser.parse_args()
+    cache = Path(args.cache)
+    rows = [json.loads(line) for line in cache.read_text().splitlines()] if cache.is_file() else []
+    return args, cache, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=0, help="first N images of each set")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--sets", default="cbsd68,set12")
-    parser.add_argument("--cache", default="/tmp/enhance_table.jsonl")
-    parser.add_argument("--markdown", action="store_true", help="print the table from the cache")
-    args = parser.parse_args()
-    cache = Path(args.cache)
-    rows = [json.loads(line) for line in cache.read_text().splitlines()] if cache.is_file() else []
+    args, cache, rows = parse_with_cache(parser, "/tmp/enhance_table.jsonl")
     if args.markdown:
         print(markdown(rows))
         return

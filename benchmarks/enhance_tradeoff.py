@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from tounum.config import EnhanceConfig
 from tounum.enhance.degrade import add_gaussian_noise
 from tounum.enhance.evaluate import evaluate_images
 from tounum.enhance.policy import enhance
-from enhance_table import load
+from enhance_table import load, parse_with_cache
 
 SIGMAS = (15, 25, 50)
 VARIANTS = {  # label: EnhanceConfig arguments
@@ -74,11 +73,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=24)
     parser.add_argument("--weights", default="", help="restorer weights (default: shipped)")
     parser.add_argument("--variants", default="", help="comma-separated labels (default: all)")
-    parser.add_argument("--cache", default="/tmp/enhance_tradeoff.jsonl")
-    parser.add_argument("--markdown", action="store_true", help="print the table from the cache")
-    args = parser.parse_args()
-    cache = Path(args.cache)
-    rows = [json.loads(line) for line in cache.read_text().splitlines()] if cache.is_file() else []
+    args, cache, rows = parse_with_cache(parser, "/tmp/enhance_tradeoff.jsonl")
     if args.markdown:
         print(markdown(rows))
         return
