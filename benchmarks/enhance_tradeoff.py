@@ -1,7 +1,8 @@
 """Quality against speed: every denoiser and the automatic policy on CBSD68 at sigma 15/25/50.
 
     .venv/bin/python benchmarks/enhance_tradeoff.py [--limit 24] [--weights W.h5]
-        [--cache /tmp/enhance_tradeoff.jsonl] [--markdown]
+        [--set cbsd68|flickr8k_dev] [--variants A,B] [--cache /tmp/enhance_tradeoff.jsonl]
+        [--markdown]
 
 Each cell is ``tounum.enhance.evaluate.evaluate_images`` (what ``tounum evaluate enhance``
 prints) on the first ``--limit`` CBSD68 images, seeded noise (image i: seed i), with one
@@ -19,6 +20,7 @@ import json
 import os
 import time
 
+import imageio.v3 as iio
 import numpy as np
 
 from tounum.config import EnhanceConfig
@@ -26,6 +28,7 @@ from tounum.enhance.degrade import add_gaussian_noise
 from tounum.enhance.evaluate import evaluate_images
 from tounum.enhance.policy import enhance
 from enhance_table import load, parse_with_cache
+from shared_data import SHARED_DATA
 
 SIGMAS = (15, 25, 50)
 VARIANTS = {  # label: EnhanceConfig arguments
@@ -47,12 +50,19 @@ VARIANTS = {  # label: EnhanceConfig arguments
 }
 
 
+def flickr_dev(limit: int) -> list[np.ndarray]:
+    flickr = SHARED_DATA / "captions" / "flickr8k"
+    names = (flickr / "splits" / "dev.txt").read_text().split()[:limit or None]
+    return [np.asarray(iio.imread(flickr / "images" / name))[..., :3] for name in names]
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| method | " + " | ".join(f"sigma {s}: dB / SSIM / CPU s/MP (wall)" for s in SIGMAS)
-             + " |", "|---|" + "---|" * len(SIGMAS)]
+    sigmas = sorted({r["sigma"] for r in rows})
+    lines = ["| method | " + " | ".join(f"sigma {s}: dB / SSIM / CPU s/MP (wall)" for s in sigmas)
+             + " |", "|---|" + "---|" * len(sigmas)]
     for label in dict.fromkeys(r["variant"] for r in rows):
         cells = []
-        for sigma in SIGMAS:
+        for sigma in sigmas:
             hit = [r for r in rows if r["variant"] == label and r["sigma"] == sigma]
             r = hit[-1] if hit else None
             cells.append(f"{r['psnr_out']:.2f} / {r['ssim_out']:.3f} / "
@@ -60,8 +70,7 @@ def markdown(rows: list[dict]) -> str:
                          if r else "")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     inputs = {r["sigma"]: r["psnr_in"] for r in rows}
-    lines.append("| (noisy input) | " + " | ".join(f"{inputs.get(s, float('nan')):.2f}" for s in SIGMAS)
-                 + " |")
+    lines.append("| (noisy input) | " + " | ".join(f"{inputs[s]:.2f}" for s in sigmas) + " |")
     loads = [r["load"] for r in rows]
     lines += ["", f"{max(r['n_images'] for r in rows)} images; load average (1 min) during the "
               f"runs {min(loads):.1f}-{max(loads):.1f}"]
@@ -73,22 +82,28 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=24)
     parser.add_argument("--weights", default="", help="restorer weights (default: shipped)")
     parser.add_argument("--variants", default="", help="comma-separated labels (default: all)")
+    parser.add_argument("--sigmas", default=",".join(map(str, SIGMAS)))
+    parser.add_argument("--set", default="cbsd68", choices=("cbsd68", "flickr8k_dev"),
+                        help="flickr8k_dev: the first --limit photos of the Flickr8k dev split "
+                             "(to choose policy settings without looking at CBSD68)")
     args, cache, rows = parse_with_cache(parser, "/tmp/enhance_tradeoff.jsonl")
     if args.markdown:
-        print(markdown(rows))
+        print(markdown([r for r in rows if r.get("set", "cbsd68") == args.set]))
         return
-    images = load("cbsd68", args.limit)
+    images = load("cbsd68", args.limit) if args.set == "cbsd68" else flickr_dev(args.limit)
+    rows = [r for r in rows if r.get("set", "cbsd68") == args.set]
     done = {(r["variant"], r["sigma"], r["n_images"]) for r in rows}
     labels = args.variants.split(",") if args.variants else list(VARIANTS)
     warm = add_gaussian_noise(images[0][:64, :64], 30)  # noisy: the auto policy loads its model
     for label in labels:
         config = EnhanceConfig(restorer_weights=args.weights, **VARIANTS[label])
         enhance(warm, config)
-        for sigma in SIGMAS:
+        for sigma in [int(x) for x in args.sigmas.split(",")]:
             if (label, sigma, len(images)) in done:
                 continue
             result = evaluate_images(images, noise=sigma, config=config)
-            row = {"variant": label, "sigma": sigma, "weights": args.weights or "shipped",
+            row = {"set": args.set, "variant": label, "sigma": sigma,
+                   "weights": args.weights or "shipped",
                    "load": os.getloadavg()[0], "time": time.strftime("%H:%M"), **result}
             with open(cache, "a") as f:
                 f.write(json.dumps(row) + "\n")
