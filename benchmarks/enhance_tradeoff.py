@@ -1,7 +1,7 @@
 """Quality against speed: every denoiser and the automatic policy on CBSD68 at sigma 15/25/50.
 
     .venv/bin/python benchmarks/enhance_tradeoff.py [--limit 24] [--weights W.h5]
-        [--set cbsd68|flickr8k_dev] [--variants A,B] [--cache /tmp/enhance_tradeoff.jsonl]
+        [--set cbsd68|flickr8k_dev] [--variants "A;B"] [--cache /tmp/enhance_tradeoff.jsonl]
         [--markdown]
 
 Each cell is ``tounum.enhance.evaluate.evaluate_images`` (what ``tounum evaluate enhance``
@@ -44,6 +44,8 @@ VARIANTS = {  # label: EnhanceConfig arguments
                                         restorer_tile=128),
     "restorer bfloat16, tile 512": dict(method="restorer", restorer_precision="bfloat16",
                                         restorer_tile=512),
+    "restorer bfloat16, tile 512, 4-pass self-ensemble": dict(
+        method="restorer", restorer_precision="bfloat16", restorer_tile=512, restorer_ensemble=4),
     "auto (default policy)": dict(method="auto"),
     "auto, restorer from sigma 5": dict(method="auto", learned_min_noise=5.0),
     "auto, no restorer": dict(method="auto", learned_min_noise=1000.0),
@@ -81,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=24)
     parser.add_argument("--weights", default="", help="restorer weights (default: shipped)")
-    parser.add_argument("--variants", default="", help="comma-separated labels (default: all)")
+    parser.add_argument("--variants", default="", help="labels separated by ; (default: all)")
     parser.add_argument("--sigmas", default=",".join(map(str, SIGMAS)))
     parser.add_argument("--set", default="cbsd68", choices=("cbsd68", "flickr8k_dev"),
                         help="flickr8k_dev: the first --limit photos of the Flickr8k dev split "
@@ -93,7 +95,7 @@ def main() -> None:
     images = load("cbsd68", args.limit) if args.set == "cbsd68" else flickr_dev(args.limit)
     rows = [r for r in rows if r.get("set", "cbsd68") == args.set]
     done = {(r["variant"], r["sigma"], r["n_images"]) for r in rows}
-    labels = args.variants.split(",") if args.variants else list(VARIANTS)
+    labels = args.variants.split(";") if args.variants else list(VARIANTS)
     warm = add_gaussian_noise(images[0][:64, :64], 30)  # noisy: the auto policy loads its model
     for label in labels:
         config = EnhanceConfig(restorer_weights=args.weights, **VARIANTS[label])

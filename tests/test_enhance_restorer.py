@@ -56,3 +56,15 @@ def test_bfloat16_restorer_stays_within_a_level_of_float32():
     assert resolve_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("float8")
+
+
+def test_self_ensemble_undoes_its_flips():
+    import pytest
+
+    model = build_restorer(RestorerSpec(width=4, depth=1))
+    tail = model.get_layer("tail")  # a zero correction: the net is the identity
+    tail.set_weights([np.zeros_like(w) for w in tail.get_weights()])
+    img = scene(37, 52, seed=7)  # not symmetric: a flip left undone would show
+    assert np.array_equal(restore(img, model, ensemble=8), img)
+    with pytest.raises(ValueError, match="ensemble"):
+        restore(img, model, ensemble=3)

@@ -72,6 +72,7 @@ class EnhanceConfig:
     restorer_tile: int = 512  # restorer inference tile (pixels); memory grows with its square
     # auto: bfloat16 convolutions where the CPU has them natively (AMX, AVX512-BF16), else float32
     restorer_precision: str = "auto"
+    restorer_ensemble: int = 1  # 1, 2, 4 or 8 flipped/transposed passes averaged (x slower)
 
 
 @dataclass

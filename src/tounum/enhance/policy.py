@@ -54,7 +54,8 @@ def _restore(pixels: np.ndarray, config: EnhanceConfig) -> np.ndarray:
 
     spec = RestorerSpec(tile=config.restorer_tile,
                         precision=resolve_precision(config.restorer_precision))
-    return restore(pixels, load_restorer(config.restorer_weights or str(WEIGHTS), spec), spec=spec)
+    return restore(pixels, load_restorer(config.restorer_weights or str(WEIGHTS), spec), spec=spec,
+                   ensemble=config.restorer_ensemble)
 
 
 def _denoise(pixels: np.ndarray, name: str, sigma: float, config: EnhanceConfig
