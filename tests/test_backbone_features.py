@@ -88,6 +88,22 @@ def test_features_shapes_and_one_pass_consistency(backbone):
     assert empty.pooled.shape == (0, 1280) and empty.grid.shape == (0, 7, 7, 1280)
 
 
+def test_style_statistics_come_from_the_same_pass(backbone):
+    import keras
+
+    assert backbone.style_layers == features.STYLE_LAYERS and backbone.style_size == 960
+    images = [_photo(300, 200, 1), _photo(120, 120, 6)]
+    f = backbone.features(images)
+    assert f.style.shape == (2, 960) and f.style.dtype == np.float32
+    # the same statistics computed directly from the layer's activations
+    layer = backbone._model.get_layer(features.STYLE_LAYERS[0]).output
+    act = np.asarray(keras.Model(backbone._model.inputs, layer).predict_on_batch(
+        backbone.preprocess(images).astype(np.float32)))
+    expected = np.concatenate([act.mean(axis=(1, 2)), act.std(axis=(1, 2))], axis=1)
+    np.testing.assert_allclose(f.style, expected, rtol=1e-3, atol=1e-4)
+    assert backbone.features([]).style.shape == (0, 960)
+
+
 def test_sample_photos_get_the_expected_classes(backbone):
     tops = dict(zip(SAMPLES, backbone.imagenet_top5(list(sample_images().values()))))
     assert tops["coffee"][0][0] in SAMPLES["coffee"]
@@ -129,6 +145,19 @@ def test_feature_cache_round_trip_and_reuse(tmp_path, monkeypatch):
     again = cached.features(images)
     np.testing.assert_allclose(again.grid, first.grid, rtol=2e-3, atol=2e-3)  # float16 storage
     np.testing.assert_allclose(again.pooled, first.pooled, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(again.style, first.style, rtol=2e-3, atol=2e-3)
+
+
+def test_cache_entry_without_style_is_recomputed(tmp_path):
+    config = BackboneConfig(feature_cache=str(tmp_path / "features"))
+    cached = features.load_backbone(config)
+    image = _photo(100, 80, 7)
+    # an entry as written before the style statistics existed
+    FeatureCache(tmp_path / "features", cached.version).put(
+        pixels_key(image), np.zeros(1280), np.zeros((7, 7, 1280)))
+    f = cached.features([image])
+    assert np.abs(f.pooled).sum() > 0 and f.style.shape == (1, 960) and np.abs(f.style).sum() > 0
+    assert cached.cache.get(pixels_key(image))[2].shape == (960,)
 
 
 def test_corrupt_cache_entry_is_a_miss(tmp_path):
@@ -162,7 +191,7 @@ def test_keras_file_backbone(tmp_path):
     user = features.load_backbone(config)
     assert (user.name, user.input_size, user.grid_shape) == ("keras_file", 32, (8, 8, 16))
     f = user.features([_photo(50, 70), _photo(40, 40, 1)])
-    assert f.pooled.shape == (2, 16) and f.grid.shape == (2, 8, 8, 16)
+    assert f.pooled.shape == (2, 16) and f.grid.shape == (2, 8, 8, 16) and f.style.shape == (2, 0)
     np.testing.assert_allclose(f.grid.mean(axis=(1, 2)), f.pooled, atol=1e-5)
     top = user.imagenet_top5([_photo(50, 70)])[0]
     assert len(top) == 5 and top[0][1] >= top[4][1]

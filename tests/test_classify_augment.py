@@ -62,3 +62,17 @@ def test_image_views_clean_first_and_seeded(image):
     assert views[0][0] is image
     again = image_views([image, other], [10, 11], 3, seed=0)
     assert all((a == b).all() for va, vb in zip(views, again) for a, b in zip(va, vb))
+
+
+def test_scan_view_halftone_screens_stay_visible_at_the_backbone_input():
+    # on a large scan a screen of a few image pixels would vanish in the resize to 224: the
+    # augmentation sizes it for the backbone's input, so some views keep clear dots there
+    import cv2
+
+    flat = np.full((900, 900, 3), 128, np.uint8)
+    spreads = []
+    for seed in range(40):
+        view = augment.scan_view(flat, seed=seed)
+        small = cv2.resize(view, (augment.INPUT_SIZE, augment.INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        spreads.append(small[56:168, 56:168].astype(float).std())  # the centre: no border
+    assert max(spreads) > 30, sorted(spreads)[-5:]

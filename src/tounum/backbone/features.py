@@ -4,6 +4,8 @@
 >>> feats = backbone.features([pixels_a, pixels_b])  # doctest: +SKIP
 >>> feats.pooled.shape, feats.grid.shape             # doctest: +SKIP
 ((2, 1280), (2, 7, 7, 1280))
+>>> feats.style.shape                                # doctest: +SKIP
+(2, 960)
 
 Backbones are chosen by ``BackboneConfig.name``: ``"efficientnet_lite0"`` (the shipped ImageNet
 weights) or ``"keras_file"`` (any Keras model file named by ``BackboneConfig.weights``, e.g. an
@@ -47,12 +49,25 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(CLASS_NAMES_FILE.read_text().splitlines())
 
 
+# EfficientNet-Lite0 layers whose channel statistics form ``Features.style``: the expanded
+# activations of block 8 (14x14x480). Texture statistics of a middle layer (Gram-like, as in style
+# transfer) separate painting from photo better than the pooled last layer, which is mostly
+# content; of six layers tried, this one did best on the held-out part of train (benchmarks/README.md,
+# classify). Changing them changes ``Features.style``.
+STYLE_LAYERS = ("block8_expand_relu6",)
+
+
 @dataclass
 class Features:
-    """Backbone outputs for N images: ``pooled`` (N, C) and ``grid`` (N, H, W, C), float32."""
+    """Backbone outputs for N images, float32: ``pooled`` (N, C), ``grid`` (N, H, W, C) and ``style``.
+
+    ``style`` (N, S) holds texture statistics: the mean and standard deviation over the image of
+    each channel of the backbone's style layers (``Backbone.style_layers``); (N, 0) when it has none.
+    """
 
     pooled: np.ndarray
     grid: np.ndarray
+    style: np.ndarray | None = None
 
 
 class Backbone:
@@ -74,19 +89,26 @@ class Backbone:
         Default batch size of :meth:`features`.
     cache_folder : str
         Feature cache root; empty for no cache.
+    style_layers : sequence of str
+        Names of 4-D layers of ``model`` whose channel means and standard deviations make
+        ``Features.style``, computed in the same forward pass.
     """
 
     def __init__(self, name: str, version: str, model: Any, scale: Callable, resize: str,
-                 batch_size: int = 32, cache_folder: str = ""):
+                 batch_size: int = 32, cache_folder: str = "", style_layers: Sequence[str] = ()):
         self.name, self.version, self.resize = name, version, resize
         self.input_size = int(model.inputs[0].shape[1])
         self.grid_shape = tuple(int(d) for d in model.outputs[1].shape[1:])
         self.batch_size = batch_size
         self._scale = scale
-        # One model for features and ImageNet outputs: one compiled graph; the 1000-way dense
-        # layer costs 0.3% of the network.
-        self._model = model
         self._has_imagenet = len(model.outputs) > 2
+        self.style_layers = tuple(style_layers)
+        if self.style_layers:
+            model = with_style_output(model, self.style_layers)
+        self.style_size = int(model.outputs[-1].shape[-1]) if self.style_layers else 0
+        # One model for features, style and ImageNet outputs: one compiled graph; the 1000-way
+        # dense layer costs 0.3% of the network, the style statistics less.
+        self._model = model
         self.cache = FeatureCache(cache_folder, version) if cache_folder else None
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -113,15 +135,20 @@ class Backbone:
             batch = self._preprocess(images[start:start + batch_size], start)
             yield self._scale(batch.astype(np.float32)).astype(np.float32)
 
+    def _empty(self, n: int) -> Features:
+        return Features(np.empty((n, self.grid_shape[-1]), np.float32),
+                        np.empty((n, *self.grid_shape), np.float32), np.empty((n, self.style_size), np.float32))
+
     def _compute(self, images: Sequence[np.ndarray], batch_size: int | None) -> Features:
-        pooled = np.empty((len(images), self.grid_shape[-1]), np.float32)
-        grid = np.empty((len(images), *self.grid_shape), np.float32)
+        out = self._empty(len(images))
         start = 0
         for x in self._batches(images, batch_size):
-            p, g = self._model.predict_on_batch(x)[:2]
-            pooled[start:start + len(x)], grid[start:start + len(x)] = p, g
+            outputs = self._model.predict_on_batch(x)
+            out.pooled[start:start + len(x)], out.grid[start:start + len(x)] = outputs[:2]
+            if self.style_size:
+                out.style[start:start + len(x)] = outputs[-1]
             start += len(x)
-        return Features(pooled, grid)
+        return out
 
     def features(self, images: Sequence[np.ndarray], batch_size: int | None = None,
                  keys: Sequence[str] | None = None) -> Features:
@@ -140,8 +167,9 @@ class Backbone:
         Returns
         -------
         Features
-            ``pooled`` (N, C) and ``grid`` (N, H, W, C) float32; (N, 1280) and (N, 7, 7, 1280)
-            for EfficientNet-Lite0. Cache hits are float16 values widened to float32.
+            ``pooled`` (N, C), ``grid`` (N, H, W, C) and ``style`` (N, S) float32; (N, 1280),
+            (N, 7, 7, 1280) and (N, 960) for EfficientNet-Lite0. Cache hits are float16 values
+            widened to float32.
         """
         if self.cache is None:
             return self._compute(images, batch_size)
@@ -149,22 +177,22 @@ class Backbone:
             keys = [pixels_key(p) for p in images]
         if len(keys) != len(images):
             raise ValueError(f"{len(keys)} keys for {len(images)} images")
-        pooled = np.empty((len(images), self.grid_shape[-1]), np.float32)
-        grid = np.empty((len(images), *self.grid_shape), np.float32)
+        out = self._empty(len(images))
         missing = []
         for i, key in enumerate(keys):
             hit = self.cache.get(key)
-            if hit is None or hit[1].shape != self.grid_shape:
+            # entries written before the style statistics existed (or with other layers) are misses
+            if hit is None or hit[1].shape != self.grid_shape or hit[2].shape != (self.style_size,):
                 missing.append(i)
             else:
-                pooled[i], grid[i] = hit
+                out.pooled[i], out.grid[i], out.style[i] = hit
         if missing:
             new = self._compute([images[i] for i in missing], batch_size)
             for j, i in enumerate(missing):
-                pooled[i], grid[i] = new.pooled[j], new.grid[j]
-                self.cache.put(keys[i], new.pooled[j], new.grid[j])
+                out.pooled[i], out.grid[i], out.style[i] = new.pooled[j], new.grid[j], new.style[j]
+                self.cache.put(keys[i], new.pooled[j], new.grid[j], new.style[j])
         log.debug("features: %d cached, %d computed", len(images) - len(missing), len(missing))
-        return Features(pooled, grid)
+        return out
 
     def imagenet_probabilities(self, images: Sequence[np.ndarray],
                                batch_size: int | None = None) -> np.ndarray:
@@ -191,8 +219,42 @@ class Backbone:
         return result
 
 
+def with_style_output(model: Any, layer_names: Sequence[str]) -> Any:
+    """``model`` with one more output: per layer, the channel means then standard deviations.
+
+    Parameters
+    ----------
+    model : keras.Model
+    layer_names : sequence of str
+        Layers with a 4-D output (N, H, W, C); the statistics are over H and W.
+
+    Returns
+    -------
+    keras.Model
+        Same inputs, outputs ``[*model.outputs, style]`` with style (N, 2 * sum of C).
+
+    Example
+    -------
+    >>> with_style_output(model, ["block8_expand_relu6"]).outputs[-1].shape  # doctest: +SKIP
+    (None, 960)
+    """
+    import keras
+
+    stats = []
+    for name in layer_names:
+        try:
+            activation = model.get_layer(name).output
+        except ValueError as exc:
+            raise ConfigError(f"backbone: no layer {name!r} for style statistics") from exc
+        if len(activation.shape) != 4:
+            raise ConfigError(f"backbone: layer {name!r} is not 4-D, cannot give style statistics")
+        stats += [keras.ops.mean(activation, axis=(1, 2)), keras.ops.std(activation, axis=(1, 2))]
+    style = keras.layers.Concatenate(name="style")(stats)
+    return keras.Model(model.inputs, [*model.outputs, style], name=model.name)
+
+
 def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
-    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280."""
+    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 960."""
     from tounum.backbone.weights import PRECISIONS, VERSION
 
     if config.precision not in PRECISIONS:
@@ -201,7 +263,7 @@ def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
     version = VERSION if config.precision == "float32" else f"{VERSION}-bf16"
     return Backbone("efficientnet_lite0", f"{version}-{config.resize}",
                     _efficientnet_lite0(config.precision), lambda x: x, config.resize,
-                    config.batch_size, config.feature_cache)
+                    config.batch_size, config.feature_cache, STYLE_LAYERS)
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,11 +1,11 @@
-"""tounum.classify: document type (photo, painting, sketch, schematic, text) from pooled backbone features.
+"""tounum.classify: document type (photo, painting, sketch, schematic, text) from backbone features.
 
 >>> from tounum.classify import load_classifier  # doctest: +SKIP
->>> load_classifier().predict(features.pooled).is_photo  # doctest: +SKIP
+>>> load_classifier().predict(features).is_photo  # features: tounum.backbone.Features  # doctest: +SKIP
 
 For the classification notebook:
 
-- ``train.extract(data_dir)``: cached pooled features of train (clean + scan views) and dev;
+- ``train.extract(data_dir)``: cached features (pooled vector and style statistics) of train (clean + scan views) and dev;
   ``train.fit(data)``: the head comparison, temperature, threshold and dev report;
   ``train.regularisation_study(data)``: the head trained with each regulariser removed (DataFrame);
   ``train.bias_variance(metrics)``: train / held-out / dev error and the verdict.

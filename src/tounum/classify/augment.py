@@ -15,6 +15,8 @@ from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compr
 
 Seed = int | np.random.Generator | None
 
+INPUT_SIZE = 224  # the backbone's input side: screens are sized for how they look there
+
 
 def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -180,12 +182,14 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
         out = bleed_through(out, other, rng.uniform(0.05, 0.25))
     if rng.random() < 0.3:
         out = greyscale(out)
-    if rng.random() < 0.15:
-        out = halftone(out, rng.uniform(3.0, 6.0), rng.uniform(0, 90))
+    if rng.random() < 0.25:
+        # a period of 2.5-6 pixels at the backbone's input, whatever the image size: a fixed period
+        # in image pixels would vanish in the resize of large scans and teach nothing
+        out = halftone(out, rng.uniform(2.5, 6.0) * max(out.shape[:2]) / INPUT_SIZE, rng.uniform(0, 90))
     if rng.random() < 0.3:
         out = gaussian_blur(out, rng.uniform(0.5, 2.0))
-    if rng.random() < 0.3:
-        out = add_gaussian_noise(out, rng.uniform(3, 20), seed=rng)
+    if rng.random() < 0.4:
+        out = add_gaussian_noise(out, rng.uniform(3, 25), seed=rng)
     if rng.random() < 0.5:
         out = jpeg_compress(out, int(rng.integers(20, 90)))
     return out

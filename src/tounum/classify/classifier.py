@@ -1,7 +1,8 @@
 """The shipped classifier: head weights, temperature and photo threshold, loaded once per process.
 
 A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`), ``config.json``
-(classes, temperature, photo threshold, backbone name and version, head kind) and
+(classes, temperature, photo threshold, backbone name and version, head kind, ``inputs``: the
+backbone outputs the head reads, ``["pooled"]`` or ``["pooled", "style"]``) and
 ``metrics.json`` (dev figures, training history) with a ``model_card.md``.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from tounum.classify.calibrate import calibrated_probs
 from tounum.classify.data import CLASSES
+from tounum.classify.features import descriptor
 from tounum.classify.model import LinearStack
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
@@ -38,13 +40,14 @@ class ClassPrediction:
 
 
 class Classifier:
-    """Document-type classifier over pooled backbone features."""
+    """Document-type classifier over backbone features (``info["inputs"]``, default the pooled vector)."""
 
     def __init__(self, head: LinearStack, temperature: float, photo_threshold: float, info: dict[str, Any]):
         self.head = head
         self.temperature = float(temperature)
         self.photo_threshold = float(photo_threshold)
         self.info = info
+        self.inputs = tuple(info.get("inputs", ("pooled",)))  # models saved before style: pooled only
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Classifier:
@@ -66,20 +69,36 @@ class Classifier:
                 "photo_threshold": self.photo_threshold}
         (model_dir / "config.json").write_text(json.dumps(info, indent=1) + "\n")
 
-    def logits(self, pooled: np.ndarray) -> np.ndarray:
-        """Uncalibrated class scores, (N, 5)."""
-        return self.head.logits(pooled)
+    def _vectors(self, features) -> np.ndarray:
+        if hasattr(features, "pooled"):  # tounum.backbone.Features
+            features = descriptor(features, self.inputs)
+        x = np.asarray(features, np.float32)
+        x = x[None] if x.ndim == 1 else x
+        width = self.head.mean.shape[0]
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"the classifier reads {'+'.join(self.inputs)} vectors of {width} values, "
+                             f"got an array of shape {x.shape}")
+        return x
 
-    def predict(self, pooled: np.ndarray) -> ClassPrediction:
-        """Classify pooled features (N, 1280).
+    def logits(self, features) -> np.ndarray:
+        """Uncalibrated class scores, (N, 5), of :class:`tounum.backbone.Features` or descriptors."""
+        return self.head.logits(self._vectors(features))
+
+    def predict(self, features) -> ClassPrediction:
+        """Classify backbone features.
+
+        Parameters
+        ----------
+        features : tounum.backbone.Features or ndarray
+            The backbone's output (the classifier takes the fields it reads), or descriptors
+            (N, D) as :func:`tounum.classify.features.descriptor` makes them.
 
         Example
         -------
-        >>> load_classifier().predict(np.zeros((1, 1280), np.float32)).probs.shape  # doctest: +SKIP
-        (1, 5)
+        >>> load_classifier().predict(load_backbone().features(images)).doc_type  # doctest: +SKIP
+        ['photo', 'text']
         """
-        pooled = np.asarray(pooled, np.float32).reshape(-1, self.head.mean.shape[0])
-        probs = calibrated_probs(self.logits(pooled), self.temperature)
+        probs = calibrated_probs(self.logits(features), self.temperature)
         doc_type = [CLASSES[int(i)] for i in probs.argmax(axis=1)]
         return ClassPrediction(probs, doc_type, probs[:, PHOTO] >= self.photo_threshold)
 
@@ -93,7 +112,7 @@ class Classifier:
             from tounum.config import BackboneConfig
 
             backbone = load_backbone(BackboneConfig(resize=self.info.get("backbone", {}).get("resize", "pad")))
-        return self.predict(backbone.features(images).pooled)
+        return self.predict(backbone.features(images))
 
 
 @functools.lru_cache(maxsize=4)
@@ -107,7 +126,7 @@ def load_classifier(model_dir: str | Path | None = None) -> Classifier:
     Example
     -------
     >>> clf = load_classifier()  # doctest: +SKIP
-    >>> clf.predict(pooled).doc_type  # doctest: +SKIP
+    >>> clf.predict(backbone.features(images)).doc_type  # doctest: +SKIP
     """
     return _load(str(Path(model_dir).resolve() if model_dir else DEFAULT_MODEL_DIR))
 

@@ -1,9 +1,12 @@
-"""Pooled backbone features of an image list: the clean image and K augmented "as scanned" views.
+"""Backbone features of an image list: the clean image and K augmented "as scanned" views.
 
+The classifier's input vector of an image (:func:`descriptor`) is the pooled vector, optionally
+followed by the style statistics (channel means and standard deviations of a middle layer).
 Computed in chunks and cached on disk (``<cache_dir>/classify/features/``), so that an interrupted
 extraction resumes where it stopped and the head can be retrained many times for free. The key of
 a cache folder is the backbone version, the file list (paths, sizes, modification times), the
-number of views, the seed and the degradation, so a change in any of them starts a fresh folder.
+number of views, the seed, the degradation and the inputs, so a change in any of them starts a
+fresh folder.
 """
 
 from __future__ import annotations
@@ -23,12 +26,41 @@ from tounum.classify.data import read_images
 
 log = logging.getLogger(__name__)
 
-AUGMENT_VERSION = 2  # bump when scan_view or a degradation changes: the cached views are stale
+AUGMENT_VERSION = 3  # bump when scan_view or a degradation changes: the cached views are stale
+INPUTS = ("pooled", "style")  # the fields of tounum.backbone.Features a descriptor may use, in order
+
+
+def descriptor(features, inputs: Sequence[str] = ("pooled",)) -> np.ndarray:
+    """The classifier's input vectors: the named fields of ``features`` side by side, (N, D) float32.
+
+    Parameters
+    ----------
+    features : tounum.backbone.Features
+    inputs : sequence of str
+        Names among :data:`INPUTS`, e.g. ``("pooled", "style")``.
+
+    Example
+    -------
+    >>> from tounum.backbone import Features
+    >>> f = Features(np.ones((2, 3)), np.ones((2, 1, 1, 3)), np.zeros((2, 4)))
+    >>> descriptor(f, ("pooled", "style")).shape
+    (2, 7)
+    """
+    unknown = [name for name in inputs if name not in INPUTS]
+    if unknown or not inputs:
+        raise ValueError(f"unknown classifier inputs {list(inputs)} (known: {', '.join(INPUTS)})")
+    parts = []
+    for name in inputs:
+        part = getattr(features, name)
+        if part is None:
+            raise ValueError(f"the features have no {name!r} (a backbone without style layers?)")
+        parts.append(np.asarray(part, np.float32).reshape(len(features.pooled), -1))
+    return np.concatenate(parts, axis=1)
 
 
 @dataclass
 class PooledViews:
-    """``pooled`` (V, N, D) float32: view 0 is the clean image, views 1.. are augmented.
+    """``pooled`` (V, N, D) float32 descriptors: view 0 is the clean image, views 1.. are augmented.
 
     ``ok`` (N,) bool marks the images that could be read (rows of unreadable ones are zeros);
     ``errors`` names the skipped files.
@@ -39,8 +71,10 @@ class PooledViews:
     errors: list[str]
 
 
-def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None) -> str:
-    h = hashlib.sha256(json.dumps([backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade]).encode())
+def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None,
+         inputs: Sequence[str] = ("pooled",)) -> str:
+    h = hashlib.sha256(json.dumps([backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade,
+                                   list(inputs)]).encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -90,15 +124,15 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
 
 def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: int = 0,
                  degrade: str | None = None, cache: str | Path | None = None, chunk: int = 128,
-                 ) -> PooledViews:
-    """Pooled features of every image in ``paths`` and of its augmented views, cached and resumable.
+                 inputs: Sequence[str] = ("pooled",)) -> PooledViews:
+    """Descriptors of every image in ``paths`` and of its augmented views, cached and resumable.
 
     Parameters
     ----------
     paths : sequence of str
         Image files; unreadable ones are reported and get ``ok`` False.
     backbone : tounum.backbone.Backbone
-        Anything with ``.version`` and ``.features(images).pooled``.
+        Anything with ``.version`` (and ``.style_layers``) and ``.features(images)``.
     n_augmented : int
         Augmented views per image (0: the clean image only).
     seed : int
@@ -108,6 +142,9 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         Cache root; a sub-folder per key is used. None: no cache.
     chunk : int
         Images per cached chunk.
+    inputs : sequence of str
+        What the descriptor holds (:func:`descriptor`); the cache key includes it and, with
+        "style", the backbone's style layers.
 
     Returns
     -------
@@ -120,7 +157,10 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
     paths = [str(p) for p in paths]
     folder = None
     if cache is not None:
-        folder = Path(cache) / "features" / _key(paths, backbone.version, n_augmented, seed, degrade)
+        version = backbone.version
+        if "style" in inputs:
+            version += "+style:" + ",".join(getattr(backbone, "style_layers", ()))
+        folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs)
         folder.mkdir(parents=True, exist_ok=True)
     parts, oks, errors = [], [], []
     for start in range(0, len(paths), chunk):
@@ -138,7 +178,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         pooled = None
         if images:
             views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade)
-            feats = backbone.features([im for view in views for im in view]).pooled
+            feats = descriptor(backbone.features([im for view in views for im in view]), inputs)
             feats = feats.reshape(n_augmented + 1, len(images), -1).astype(np.float32)
             pooled = np.zeros((n_augmented + 1, len(batch), feats.shape[-1]), np.float32)
             pooled[:, kept] = feats

@@ -89,7 +89,7 @@ def error_gallery(errors: pd.DataFrame, images: Sequence[np.ndarray] | None = No
 
 
 def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: int = 0,
-                 n_features: int = 1280, backbone_params: int = 0) -> Figure:
+                 n_features: int = 1280, backbone_params: int = 0, n_style: int = 0) -> Figure:
     """A block diagram of backbone + head: one box per layer with its output shape and parameters.
 
     Parameters
@@ -98,13 +98,16 @@ def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: i
     hidden : width of the head's hidden layer (0: none), used when ``layers`` is None
     n_features : pooled feature width
     backbone_params : parameters of the backbone (e.g. ``backbone.model.count_params()``), shown if given
+    n_style : width of the style statistics appended to the pooled vector (0: none), e.g.
+        ``load_backbone().style_size``
     """
     if layers is None:
         layers = [("image (H, W, 3) uint8", "resize/pad to 224x224", 0),
-                  ("EfficientNet-Lite0 (frozen, ImageNet)", "7x7x1280 -> mean -> 1280", backbone_params),
-                  ("standardise (train mean/std)", f"{n_features}", 0),
-                  ("dropout", f"{n_features}", 0)]
-        width = n_features
+                  ("EfficientNet-Lite0 (frozen, ImageNet)", "7x7x1280 -> mean -> 1280", backbone_params)]
+        if n_style:
+            layers += [("+ style: channel mean, std of a middle layer", f"{n_features} + {n_style}", 0)]
+        width = n_features + n_style
+        layers += [("standardise (train mean/std)", f"{width}", 0), ("dropout", f"{width}", 0)]
         if hidden:
             layers += [("dense ReLU + L2", f"{hidden}", width * hidden + hidden), ("dropout", f"{hidden}", 0)]
             width = hidden

@@ -1,6 +1,6 @@
 """Training of the document-type classifier: features, head comparison, calibration, threshold.
 
-    tree ─scan─▶ images ─backbone (clean + K scan views, cached)─▶ pooled features
+    tree ─scan─▶ images ─backbone (clean + K scan views, cached)─▶ pooled vector + style statistics
          ─fit──▶ Keras head  vs  logistic regression  (held-out part of train decides)
          ─calibrate─▶ temperature (held-out part of train)  ─threshold─▶ is_photo (dev)
          ─save──▶ head.npz, config.json, metrics.json, model_card.md
@@ -23,7 +23,7 @@ from tounum.classify import metrics
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
 from tounum.classify.classifier import PHOTO, Classifier
 from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, scan_tree
-from tounum.classify.features import pooled_views
+from tounum.classify.features import INPUTS, pooled_views
 from tounum.classify.model import LinearStack, export_head, train_head, train_logistic
 from tounum.config import ClassifyConfig, cache_dir
 
@@ -34,7 +34,7 @@ LOGISTIC_C = (0.001, 0.003, 0.01, 0.03)  # inverse L2 strengths tried for the lo
 
 @dataclass
 class Split:
-    """Pooled features of one split: ``pooled`` (V, N, D), labels ``y`` (N,), file ``paths``."""
+    """Descriptors of one split: ``pooled`` (V, N, D), labels ``y`` (N,), file ``paths``."""
 
     pooled: np.ndarray
     y: np.ndarray
@@ -47,11 +47,15 @@ class Split:
 
 @dataclass
 class FeatureData:
-    """What a training run needs: train (with views), its held-out mask, and dev (clean) if any."""
+    """What a training run needs: train (with views), its held-out mask, and dev (clean) if any.
+
+    ``inputs`` names what each descriptor holds (:func:`tounum.classify.features.descriptor`).
+    """
 
     train: Split
     held: np.ndarray
     dev: Split | None
+    inputs: tuple[str, ...] = ("pooled",)
 
     def rows(self, part: str, views: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows and labels of ``part`` ("fit" or "held"), all views or only the clean one."""
@@ -70,8 +74,8 @@ def split_dirs(data_dir: str | Path) -> tuple[Path, Path | None]:
 
 
 def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone=None,
-            cache: str | Path | None = None) -> FeatureData:
-    """Scan ``data_dir``, compute (or read from the cache) the pooled features of train and dev.
+            cache: str | Path | None = None, inputs: tuple[str, ...] = INPUTS) -> FeatureData:
+    """Scan ``data_dir``, compute (or read from the cache) the descriptors of train and dev.
 
     Parameters
     ----------
@@ -79,6 +83,8 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     config : ClassifyConfig
     backbone : tounum.backbone.Backbone, optional (default: the configured one)
     cache : cache root, default ``cache_dir()/classify``
+    inputs : what a descriptor holds: the pooled vector and, by default, the style statistics
+        (dropped when the backbone has no style layers); ``("pooled",)`` for the pooled vector only
 
     Returns
     -------
@@ -90,13 +96,16 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
 
         backbone = load_backbone()
     cache = Path(cache) if cache else cache_dir() / "classify"
+    if not getattr(backbone, "style_size", 0):
+        inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
 
     def split(folder: Path, views: int) -> Split:
         table = scan_tree(folder).labelled
         if table.empty:
             raise ValueError(f"{folder}: no images in class folders ({', '.join(CLASSES)})")
-        feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache)
+        feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache,
+                             inputs=inputs)
         ok = feats.ok
         y = np.array([CLASSES.index(c) for c in table["label"]])
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
@@ -115,13 +124,14 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         rng = np.random.default_rng(config.seed)
         extra["photo"] = sorted(rng.choice(photos, min(len(photos), config.extra_photos_max), replace=False))
     for cls, paths in extra.items():
-        feats = pooled_views(paths, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache)
+        feats = pooled_views(paths, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache,
+                             inputs=inputs)
         train = Split(np.concatenate([train.pooled, feats.pooled[:, feats.ok]], axis=1),
                       np.r_[train.y, np.full(int(feats.ok.sum()), CLASSES.index(cls))],
                       train.paths + [p for p, k in zip(paths, feats.ok) if k])
     dev = split(dev_dir, 0) if dev_dir else None
     held = holdout_split([CLASSES[i] for i in train.y], config.holdout, config.seed)
-    return FeatureData(train, held, dev)
+    return FeatureData(train, held, dev, inputs)
 
 
 def _scores(head: LinearStack, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -185,15 +195,16 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
     threshold = photo_threshold(calibrated_probs(head.logits(xt), temperature)[:, PHOTO], yt == PHOTO,
                                 config.min_photo_recall)
     info = {"kind": kind, "logistic_c": c if kind == "logistic_regression" else None,
-            "backbone": backbone_info or {}, "config": dataclasses.asdict(config)}
+            "backbone": backbone_info or {}, "inputs": list(data.inputs), "config": dataclasses.asdict(config)}
     clf = Classifier(head, temperature, threshold, info)
 
     result: dict[str, Any] = {
         "kept": kind, "comparison": comparison, "temperature": temperature, "photo_threshold": threshold,
-        "min_photo_recall": config.min_photo_recall, "backbone": backbone_info or {},
+        "min_photo_recall": config.min_photo_recall, "backbone": backbone_info or {}, "inputs": list(data.inputs),
         "threshold_chosen_on": "dev" if data.dev is not None else "train hold-out",
         "n_train_images": int((~data.held).sum()), "n_holdout_images": int(data.held.sum()),
-        "views_per_image": int(data.train.pooled.shape[0]), "history": history,
+        "views_per_image": int(data.train.pooled.shape[0]), "n_features": int(data.train.pooled.shape[-1]),
+        "history": history,
         "fit_seconds": round(time.perf_counter() - t0, 1),
         "held_out": calibration(clf, xv, yv),
     }
@@ -214,9 +225,9 @@ def calibration(clf: Classifier, x: np.ndarray, y: np.ndarray) -> dict[str, floa
             "ece_after": metrics.expected_calibration_error(calibrated_probs(logits, clf.temperature), y)}
 
 
-def evaluate_features(clf: Classifier, pooled: np.ndarray, labels: list[str | None]) -> dict[str, Any]:
-    """The evaluation report of ``clf`` on features with their folder labels (None: not a class)."""
-    pred = clf.predict(pooled)
+def evaluate_features(clf: Classifier, x: np.ndarray, labels: list[str | None]) -> dict[str, Any]:
+    """The evaluation report of ``clf`` on descriptors with their folder labels (None: not a class)."""
+    pred = clf.predict(x)
     return metrics.report(labels, pred.doc_type, pred.is_photo)
 
 
@@ -230,7 +241,8 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     t0 = time.perf_counter()
     data = extract(data_dir, config, backbone)
     t1 = time.perf_counter()
-    clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize})
+    clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
+                                     "style_layers": list(backbone.style_layers)})
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
                       "train_counts": {c: int(n) for c, n in pd.Series([CLASSES[i] for i in data.train.y]).value_counts().items()},
@@ -314,9 +326,14 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
     model_dir = Path(model_dir)
     dev, comp = result.get("dev"), result["comparison"]
     cal = result.get("dev_calibration") or result["held_out"]
+    layers = ", ".join(f"`{name}`" for name in result["backbone"].get("style_layers", []))
+    inputs = ("its pooled vector and its style statistics (the mean and standard deviation of each"
+              f" channel of {layers}: texture rather than content)" if "style" in result.get("inputs", [])
+              else "its pooled vector")
     lines = [
         "# Document-type classifier (photo, painting, sketch, schematic, text)", "",
-        f"Head on the pooled 1280-d features of the backbone `{result['backbone'].get('name', '')}`"
+        f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
+        f" `{result['backbone'].get('name', '')}`: {inputs}"
         f" ({result['kept'].replace('_', ' ')} kept; see the comparison below), temperature-scaled"
         " probabilities and a recall-first photo threshold. Written by the training command; do not edit.", "",
         "## Data", "",

@@ -289,7 +289,7 @@ class Job:
         features = backbone.features(pixels, batch_size=self.config.backbone.batch_size)
         t_features = (time.perf_counter() - start) * share
         start = time.perf_counter()
-        prediction = models["classifier"].predict(features.pooled)
+        prediction = models["classifier"].predict(features)
         t_classify = (time.perf_counter() - start) * share
         classes = _stage("tounum.classify").CLASSES
         for i, record in enumerate(records):
