@@ -39,6 +39,7 @@ class TrainConfig:
     epochs: int = 60  # the cosine schedule's length; --minutes usually stops first
     minutes: float = 60.0
     seed: int = 0
+    precision: str = "float32"  # or "bfloat16": mixed precision, float32 weights (AMX: ~3x faster)
 
 
 def extract_patches(config: TrainConfig) -> np.ndarray:
@@ -88,13 +89,13 @@ def train(config: TrainConfig) -> Path:
     """Train (resuming from the last epoch's weights) until the time or epoch budget ends."""
     import keras
 
-    from tounum.enhance.restorer import build_restorer
+    from tounum.enhance.restorer import RestorerSpec, build_restorer
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     weights, state_file = out / "restorer.weights.h5", out / "state.json"
     patches = extract_patches(config)
-    model = build_restorer()
+    model = build_restorer(RestorerSpec(precision=config.precision))
     epoch = 0
     if weights.is_file() and state_file.is_file():
         model.load_weights(weights)
@@ -134,11 +135,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--samples-per-epoch", type=int, default=defaults.samples_per_epoch)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default=defaults.precision,
+                        help="bfloat16: mixed precision (float32 weights), faster on AMX CPUs")
 
 
 def run(args: argparse.Namespace) -> int:
     config = TrainConfig(out=args.out, data=args.data, minutes=args.minutes, epochs=args.epochs,
-                         samples_per_epoch=args.samples_per_epoch, seed=args.seed)
+                         samples_per_epoch=args.samples_per_epoch, seed=args.seed,
+                         precision=args.precision)
     print(train(config))
     return 0
 
