@@ -124,3 +124,19 @@ def test_noisy_blurred_image_is_denoised_not_deconvolved():
     result = enhance(noisy)
     assert [s["op"] for s in result.steps] == ["nlm"]
     assert psnr(clean, result.pixels) > psnr(clean, noisy)
+
+
+def test_deconvolution_that_overshoots_into_clipping_is_undone():
+    # Blurred two-level graphics near 0 and 255: the deconvolution's overshoot at every edge
+    # would clip about a tenth of the pixels.
+    rng = np.random.default_rng(0)
+    img = np.full((160, 200), 5.0)
+    for _ in range(40):
+        y, x = rng.integers(0, 150), rng.integers(0, 190)
+        h, w = rng.integers(4, 30, 2)
+        img[y:y + h, x:x + w] = 250 if rng.random() < 0.5 else 5
+    soft = gaussian_blur(np.repeat(img[..., None], 3, axis=2).astype(np.uint8), 1.5)
+    result = enhance(soft)
+    assert np.array_equal(result.pixels, soft)
+    assert result.steps[-1]["op"] == "none" and result.steps[-1]["reverted"][0]["op"] == "wiener"
+    assert result.steps[-1]["new_clipped"] > 0.05

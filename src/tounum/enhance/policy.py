@@ -178,10 +178,26 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
     # blocking, which it would amplify.
     if blurred and not blocky and noise <= config.deblur_max_noise:
         residual_noise = estimate_noise(out) if noisy else noise
-        out, step = _deblur(out, config.deblurrer, q.spectral_blur_sigma, residual_noise, config,
-                            auto=True)
-        steps.append(step)
+        deblurred, step = _deblur(out, config.deblurrer, q.spectral_blur_sigma, residual_noise,
+                                  config, auto=True)
+        overshoot = _clipped(deblurred) - _clipped(out)
+        if overshoot <= MAX_NEW_CLIPPING:
+            out = deblurred
+            steps.append(step)
+        else:
+            steps.append({"op": "none", "reverted": [step], "new_clipped": round(overshoot, 4),
+                          "reason": "deconvolution overshoots: pixels newly clipped at 0/255"})
     return out, steps
+
+
+# Deconvolution is undone when it clips more than this share of pixels that were not clipped
+# before: Gaussian-blurred train images (blur 1-2, noise 2) gained at most 3.3%; an
+# upsampled photo and a text scan, which it over-sharpened, 8-9% (benchmarks/README.md).
+MAX_NEW_CLIPPING = 0.05
+
+
+def _clipped(pixels: np.ndarray) -> float:
+    return float(np.mean((pixels == 0) | (pixels == 255)))
 
 
 def enhance(pixels: np.ndarray, config: EnhanceConfig | None = None) -> Enhanced:
