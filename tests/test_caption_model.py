@@ -134,3 +134,14 @@ def test_average_checkpoints_is_the_mean_of_the_epochs(tmp_path):
     assert not np.allclose(kept[0][0], kept[1][0])  # the epochs differ, so the mean is a new model
     with pytest.raises(FileNotFoundError, match="epoch 7"):
         average_checkpoints(tmp_path / "run", [2, 7], tmp_path / "bad")
+
+
+def test_init_from_starts_with_the_models_weights_and_vocabulary(overfit, tmp_path):
+    out, grid, _ = overfit
+    data = (grid, np.arange(6), [["a zebra"]] * 6)  # other words: the vocabulary must still be out's
+    train(data, data, tmp_path, TrainConfig(epochs=1, **{**TINY, "learning_rate": 0.0}), init_from=out)
+    start, vocab, _ = load_model_dir(out)
+    tuned, tuned_vocab, config = load_model_dir(tmp_path)
+    assert tuned_vocab == vocab and config["init_from"] == str(out)
+    for a, b in zip(start.get_weights(), tuned.get_weights()):  # learning rate 0: nothing moved
+        np.testing.assert_array_equal(a, b)

@@ -32,6 +32,8 @@ def register(commands, train, evaluate) -> None:
                        ("patience", int), ("units", int), ("embed-dim", int), ("seed", int)):
         t.add_argument(f"--{name}", type=kind, default=None)
     t.add_argument("--zero-init", action="store_true", help="zero initial state (no mean-feature init)")
+    t.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                   help="start from this model's weights and vocabulary (fine-tuning; fresh optimizer)")
     t.add_argument("--no-flip", action="store_true",
                    help="no mirrored-image augmentation (default: each caption sees its image or its mirror)")
     t.set_defaults(func=train_command)
@@ -118,7 +120,7 @@ def train_command(args: argparse.Namespace) -> int:
              "decoding": {"beam": 3, "alpha": 0.7, "max_words": config.max_words},
              "data": {"images": str(args.images), "captions": str(args.captions), "split": args.split}}
     state = train((grids.grid, grids.rows, data.captions), (dev_grids.grid, dev_grids.rows, dev.captions),
-                  args.out, config, extra, views)
+                  args.out, config, extra, views, args.init_from)
     print(json.dumps({"best_epoch": state["best_epoch"], "best_dev_bleu4_greedy": state["best_bleu4"],
                       "history": state["history"]}, indent=2))
     return 1 if data.problems or dev.problems else 0

@@ -222,7 +222,7 @@ def _save_optimizer(optimizer, path: Path) -> None:
 
 
 def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: TrainConfig | None = None,
-          extra_config: dict | None = None, views: tuple = ()) -> dict:
+          extra_config: dict | None = None, views: tuple = (), init_from: str | Path | None = None) -> dict:
     """Train (or resume training) a captioner; the best epoch by dev BLEU-4 goes to ``out_dir``.
 
     Parameters
@@ -239,6 +239,9 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         Augmented views of the training images, each ``(grid, image_rows, references)`` aligned
         with ``train_data`` (references of the mirrored view have left and right swapped). Needed
         when ``config.flip`` (the mirrored view), not allowed otherwise.
+    init_from : path or None
+        A model folder to start from (its weights and vocabulary; the optimizer starts afresh):
+        fine-tuning, e.g. a few epochs at a lower learning rate. Ignored when resuming.
 
     Returns
     -------
@@ -265,6 +268,8 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
             raise ValueError(f"{ckpt}: checkpoint was made with another configuration; "
                              "use a new --out or delete the checkpoint folder")
         vocab = Vocabulary.load(ckpt / "vocab.json")
+    elif init_from is not None:
+        vocab = Vocabulary.load(Path(init_from) / "vocab.json")
     else:
         vocab = build_vocabulary((c for caps in train_data[2] for c in caps),
                                  min_count=config.vocab_min_count, max_size=config.vocab_max_size)
@@ -276,12 +281,16 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
     model = build_model(model_config)
     optimizer = keras.optimizers.Adam(config.learning_rate)
     full_config = {"model": model_config.to_dict(), "train": asdict(config), **(extra_config or {})}
+    if init_from is not None:
+        full_config["init_from"] = str(init_from)
     if state is not None:
         model.load_weights(ckpt / "last.weights.h5")
         _restore_optimizer(optimizer, model, ckpt / "optimizer.npz")
         state["train_config"] = asdict(config)
         log.info("resuming after epoch %d", state["epoch"])
     else:
+        if init_from is not None:
+            model.load_weights(Path(init_from) / "model.weights.h5")
         state = {"epoch": 0, "train_config": asdict(config), "history": [], "best_bleu4": -1.0,
                  "best_epoch": 0}
         ckpt.mkdir(parents=True, exist_ok=True)
