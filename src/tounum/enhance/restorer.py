@@ -30,6 +30,7 @@ class RestorerSpec:
     precision: str = "float32"  # or "bfloat16" (convolutions only)
 
 
+@functools.lru_cache(maxsize=1)
 def native_bfloat16() -> bool:
     """Whether this CPU has bfloat16 instructions (AMX or AVX512-BF16; read from Linux's
     /proc/cpuinfo; False elsewhere), where the bfloat16 restorer is the faster one."""
