@@ -3,8 +3,10 @@
 Two figures on N dev images (after a warm-up batch): from decoded arrays (backbone + head), and
 from files (read + backbone + head), at the backbone's default batch size. Target: 80 images/s.
 The machine is shared: run it when it is quiet, and read the load average printed with it.
+``--style-overhead`` also times the backbone with and without its style statistics, alternately
+(three rounds each), to show what they cost.
 
-    .venv/bin/python benchmarks/classify_speed.py --n 256
+    .venv/bin/python benchmarks/classify_speed.py --n 256 --style-overhead
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import time
 
 from tounum.backbone import load_backbone
+from tounum.backbone.features import Backbone, _efficientnet_lite0
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images, scan_tree
 from shared_data import SHARED_DATA
@@ -25,6 +28,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(SHARED_DATA / "doctype/dev"))
     parser.add_argument("--n", type=int, default=256, help="images to time")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
+    parser.add_argument("--style-overhead", action="store_true",
+                        help="also time backbone features with and without the style statistics")
     args = parser.parse_args()
     table = scan_tree(args.data).table
     paths = list(table["path"].sample(frac=1.0, random_state=0)[: args.n])
@@ -42,6 +47,19 @@ def main() -> None:
               "images_per_s_from_arrays": round(len(images) / arrays, 1),
               "images_per_s_from_files": round(len(images) / files, 1),
               "batch_size": backbone.batch_size}
+    if args.style_overhead:
+        # the same network and weights (default float32 precision), without the style output
+        plain = Backbone(backbone.name, backbone.version, _efficientnet_lite0("float32"), backbone._scale,
+                         backbone.resize, backbone.batch_size)
+        plain.features(images[:32])
+        rounds: dict[str, list[float]] = {"with_style": [], "without_style": []}
+        for _ in range(3):
+            for name, b in (("without_style", plain), ("with_style", backbone)):
+                t0 = time.perf_counter()
+                b.features(images)
+                rounds[name].append(round(len(images) / (time.perf_counter() - t0), 1))
+        result["backbone_images_per_s"] = rounds
+        result["load_average_after"] = os.getloadavg()
     print(json.dumps(result))
 
 

@@ -327,15 +327,17 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
     dev, comp = result.get("dev"), result["comparison"]
     cal = result.get("dev_calibration") or result["held_out"]
     layers = ", ".join(f"`{name}`" for name in result["backbone"].get("style_layers", []))
-    inputs = ("its pooled vector and its style statistics (the mean and standard deviation of each"
-              f" channel of {layers}: texture rather than content)" if "style" in result.get("inputs", [])
-              else "its pooled vector")
+    inputs = ("its pooled vector and its style statistics, the mean and standard deviation of each"
+              f" channel of {layers} (texture rather than content; the layer was chosen among six on the"
+              " held-out part of train, not on dev, where the best four come within a few images of each"
+              " other: `benchmarks/classify_style_layers.py`)"
+              if "style" in result.get("inputs", []) else "its pooled vector")
     lines = [
         "# Document-type classifier (photo, painting, sketch, schematic, text)", "",
         f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
-        f" `{result['backbone'].get('name', '')}`: {inputs}"
-        f" ({result['kept'].replace('_', ' ')} kept; see the comparison below), temperature-scaled"
-        " probabilities and a recall-first photo threshold. Written by the training command; do not edit.", "",
+        f" `{result['backbone'].get('name', '')}`: {inputs}. {result['kept'].replace('_', ' ').capitalize()}"
+        " kept (see the comparison below), temperature-scaled probabilities and a recall-first photo"
+        " threshold. Written by the training command; do not edit.", "",
         "## Data", "",
         f"- Train: `{result['data']['train_dir']}` ({result['n_train_images']} images fitted,"
         f" {result['n_holdout_images']} held out for early stopping and temperature), each image as"
