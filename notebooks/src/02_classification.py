@@ -101,7 +101,10 @@ show(fig)
 #
 # The backbone is frozen: its weights were learned on the ImageNet photographs and are not changed
 # here. Each image is resized (aspect kept, padded) to 224x224, passed through it,
-# and its last 7x7x1280 feature map is averaged into one vector of 1,280 features. The head that
+# and its last 7x7x1280 feature map is averaged into one vector of 1,280 features. The same pass
+# also gives "style" statistics: the mean and standard deviation of each channel of a middle layer
+# (block 8, 14x14x480), which describe texture and brushwork rather than content, and tell paintings
+# from photos better than the last layer does (`benchmarks/classify_style_layers.py`). The head that
 # is trained is small: standardise the features, dropout, then a dense layer to 5 logits; a softmax
 # of the logits divided by a temperature T gives calibrated probabilities, and a threshold on the
 # photo probability gives the `is_photo` decision. The figure shows each layer with its output
@@ -113,11 +116,13 @@ from tounum.backbone.efficientnet_lite import efficientnet_lite0
 config = ClassifyConfig()
 lite0 = efficientnet_lite0()
 backbone_params = lite0.count_params() - lite0.get_layer("logits").count_params()  # ImageNet layer unused
-show(plots.architecture(hidden=config.hidden, backbone_params=backbone_params))
-head = build_head(1280, config, np.zeros(1280, np.float32), np.ones(1280, np.float32))
+n_style = load_backbone().style_size
+width = 1280 + n_style
+show(plots.architecture(hidden=config.hidden, backbone_params=backbone_params, n_style=n_style))
+head = build_head(width, config, np.zeros(width, np.float32), np.ones(width, np.float32))
 head.summary()
 print(f"backbone parameters (frozen): {backbone_params:,}; head parameters (trained): {head.count_params():,} "
-      f"(of which {2 * 1280 + 1:,} are the fixed standardisation statistics)")
+      f"(of which {2 * width + 1:,} are the fixed standardisation statistics)")
 
 # %% [markdown]
 # The Keras code of the head and of its training, as it is in the package
@@ -129,7 +134,7 @@ print(inspect.getsource(train_head))
 
 # %% [markdown]
 # **Parameters.** The dense layer has one weight per (feature, class) pair and one bias per class.
-# With 5 classes and 1,280 features that is few parameters for a few thousand training images,
+# With 5 classes and 2,240 features (1,280 pooled + 960 style) that is few parameters for a few thousand training images,
 # which is why the features must be good: the backbone does the heavy lifting.
 #
 # **Loss.** Softmax cross-entropy: for an image of class *c* the loss is `-log p(c)`, the surprise
