@@ -8,6 +8,7 @@ image feature, a gate scales the attention context, and the doubly stochastic at
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import keras
@@ -86,6 +87,42 @@ class CaptionModel(keras.Model):
             logits.append(step_logits)
             alphas.append(alpha)
         return ops.stack(logits, 1), ops.stack(alphas, 1)
+
+
+class Ensemble:
+    """Trained :class:`CaptionModel` members (same vocabulary and shape) decoded as one model.
+
+    Each member keeps its own encoder, attention and GRU state; the word distribution of a step is
+    the mean of the members' probabilities (returned as its log, which decoders treat as logits),
+    and the attention is the members' mean. The state is the members' states side by side,
+    ``(N, members * units)``, so that beam search reorders all of them with one ``take``.
+    """
+
+    def __init__(self, members: list[CaptionModel]):
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = list(members)
+        self.config = self.members[0].config
+
+    def count_params(self) -> int:
+        return sum(m.count_params() for m in self.members)
+
+    def encode(self, features):
+        """Grid features -> per-member encoded positions and keys (tuples), stacked initial states."""
+        encoded, keys, states = zip(*(m.encode(features) for m in self.members))
+        return encoded, keys, ops.concatenate(states, -1)
+
+    def step(self, token, state, encoded, keys):
+        """One step of every member: ``(log mean probability (N,V), new state, mean alpha (N,49))``."""
+        states = ops.split(state, len(self.members), axis=-1)
+        log_probs, new_states, alphas = [], [], []
+        for member, member_state, member_encoded, member_keys in zip(self.members, states, encoded, keys):
+            logits, member_state, alpha = member.step(token, member_state, member_encoded, member_keys)
+            log_probs.append(ops.log_softmax(logits, axis=-1))
+            new_states.append(member_state)
+            alphas.append(alpha)
+        mean_log_prob = ops.logsumexp(ops.stack(log_probs), axis=0) - math.log(len(self.members))
+        return mean_log_prob, ops.concatenate(new_states, -1), ops.mean(ops.stack(alphas), axis=0)
 
 
 def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=1.0):
