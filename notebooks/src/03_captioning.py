@@ -76,9 +76,11 @@ else:
     print(f"tounum {' '.join(command)} -> exit code {tounum(command)} in {time.perf_counter() - start:.0f} s")
 captioner = load_captioner(model_dir)
 settings = captioner.config["model"]
+n_members = len(getattr(captioner.model, "members", [captioner.model]))
 print(f"model folder: {captioner.model_dir}")
 print(f"vocabulary {len(captioner.vocab):,} words; encoder {settings['embed_dim']} units, attention "
-      f"{settings['attention_units']}, GRU {settings['units']}; {captioner.model.count_params():,} trained parameters; "
+      f"{settings['attention_units']}, GRU {settings['units']}; {n_members} network(s) of this shape averaged word by "
+      f"word (an ensemble of independently trained runs), {captioner.model.count_params():,} trained parameters in all; "
       f"backbone resize '{captioner.resize}', beam {captioner.config.get('decoding', {}).get('beam')}, "
       f"at most {captioner.max_words} words")
 
