@@ -117,7 +117,11 @@ show(fig)
 # Laplacian is a high-pass filter, and noise is high-frequency, so noise inflates it: a noisy
 # blurred image can score "sharper" than the clean sharp one. `estimate_blur` instead measures the
 # width of the edges (the ratio of gradient energies at two smoothing scales, Crete et al. 2007)
-# and subtracts the known share of the noise from each energy.
+# and subtracts the known share of the noise from each energy. It says *whether* an image is soft,
+# robustly, whatever its noise. To *invert* a blur the policy needs its width more precisely, and
+# fits it per image to the power spectrum instead (`quality.spectral_blur`, reported as
+# `Quality.spectral_blur_sigma`: a natural image's power law times a Gaussian's transfer function
+# plus the noise floor; reliable while the noise is low, which is when the policy deconvolves).
 
 # %%
 rows = []
@@ -230,8 +234,9 @@ show(crops(clean, noisy, denoised, f"{name}: noise sigma 25"))
 #   difference between each pixel and its neighbours, at full strength, whatever the image;
 # - **unsharp masking** (`filters.unsharp`) adds a measured amount of "image minus its blur", and
 #   turns that amount down when the image is noisy, leaving noise-sized detail alone;
-# - **Wiener deconvolution** (`filters.wiener`) inverts a Gaussian blur of the *measured* width
-#   in the frequency domain, damped where noise would dominate;
+# - **Wiener deconvolution** (`filters.wiener`) inverts a Gaussian blur of the width fitted to
+#   the image's spectrum, in the frequency domain, damped where noise would dominate (what the
+#   automatic policy uses);
 # - **Richardson-Lucy** (`filters.richardson_lucy`) inverts the same blur iteratively;
 # - the **learned restorer** was trained on blurred examples too, and sharpens without being told
 #   the blur.
@@ -241,12 +246,13 @@ show(crops(clean, noisy, denoised, f"{name}: noise sigma 25"))
 # %%
 soft = degrade(clean, blur=1.5, noise=2, seed=4)
 q = assess(soft)
-print(f"{name}: true blur 1.5 px, noise 2; measured blur {q.blur_sigma:.2f} px, noise {q.noise_sigma:.1f}")
+print(f"{name}: true blur 1.5 px, noise 2; measured blur {q.blur_sigma:.2f} px (edge width), "
+      f"{q.spectral_blur_sigma:.2f} px (spectral fit), noise {q.noise_sigma:.1f}")
 table, sharpened = compare(clean, soft, {
     "client 3x3 kernel": filters.client_laplacian,
     "unsharp (noise-aware)": lambda x: filters.unsharp(x, noise_sigma=q.noise_sigma),
-    "Wiener": lambda x: filters.wiener(x, q.blur_sigma, q.noise_sigma),
-    "Richardson-Lucy": lambda x: filters.richardson_lucy(x, q.blur_sigma),
+    "Wiener": lambda x: filters.wiener(x, q.spectral_blur_sigma, q.noise_sigma),
+    "Richardson-Lucy": lambda x: filters.richardson_lucy(x, q.spectral_blur_sigma),
     "learned restorer": lambda x: enhance(x, EnhanceConfig(method="restorer")).pixels,
 })
 display(table.round(3))
@@ -353,7 +359,12 @@ show(crops(clean, soft, {**outputs, "client kernel": filters.client_laplacian(so
 # denoise, below a blur floor it does not deblur; it picks the denoiser from the measurements (the
 # learned restorer for strongly noisy colour images, where it measured best, a classical filter
 # otherwise), deblurs only when little noise remains, and if the result came out noisier than the
-# input it returns the input. It must never make an image
+# input it returns the input. Three guards keep it from harming what it misreads: a denoising that
+# changed the image less than the measured noise explains is undone (fine texture read as noise);
+# pages and line drawings (mostly paper and ink, `Quality.is_line_art`) are judged by the noise of
+# their paper, not of their strokes; a deconvolution that clips many new pixels is undone. JPEG
+# blocking (`Quality.blockiness`, steps on the 8-pixel grid) is lightly smoothed on photographs
+# and left alone on pages, where smoothing would soften the strokes. It must never make an image
 # worse: a clean image comes back essentially unchanged. Its settings, and the decisions it took on
 # one image under each condition:
 
