@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from tounum.enhance.quality import is_gray
+
 
 def add_gaussian_noise(pixels: np.ndarray, sigma: float, *, seed: int | np.random.Generator = 0
                        ) -> np.ndarray:
@@ -26,8 +28,7 @@ def add_gaussian_noise(pixels: np.ndarray, sigma: float, *, seed: int | np.rando
     """
     rng = np.random.default_rng(seed)
     img = np.asarray(pixels, np.float64)
-    gray = img.ndim == 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(
-        img[..., 1], img[..., 2])
+    gray = img.ndim == 3 and is_gray(img)
     shape = img.shape[:2] + (1,) if gray else img.shape
     noisy = img + rng.normal(0.0, sigma, shape)
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)

@@ -355,14 +355,12 @@ def flat_noise(pixels: np.ndarray) -> float:
     >>> flat_noise(page)
     0.0
     """
-    img = _as_float_channels(pixels)
     y = luminance(pixels).astype(np.float32)
     response = np.abs(cv2.filter2D(y, -1, _IMMERKAER, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1])
     step = int(np.ceil(np.sqrt(response.size / _MAX_MEDIAN_PIXELS)))
     luma_sigma = float(np.median(response[::step, ::step])) / (0.6745 * 6.0)
     # Back to per-channel noise: independent channel noise shrinks in the luminance sum.
-    gray = img.shape[2] == 1 or is_gray(pixels)
-    return luma_sigma / (1.0 if gray else float(np.sqrt(np.sum(_LUMA**2))))
+    return luma_sigma / (1.0 if is_gray(pixels) else float(np.sqrt(np.sum(_LUMA**2))))
 
 
 def paper_fraction(pixels: np.ndarray) -> float:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tounum.enhance.quality import is_gray
+
 WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "restorer" / "restorer.weights.h5"
 
 
@@ -164,7 +166,6 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
     result = np.clip(np.rint(out / ensemble * 255.0), 0, 255).astype(np.uint8)
     if gray_in:
         return result.mean(axis=2).round().astype(np.uint8)
-    if img.ndim == 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(
-            img[..., 1], img[..., 2]):
+    if is_gray(img):  # a grey scan stored as RGB stays grey
         result = np.repeat(np.rint(result.mean(axis=2, keepdims=True)), 3, axis=2).astype(np.uint8)
     return result
