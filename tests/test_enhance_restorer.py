@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tounum.enhance.restorer import RestorerSpec, build_restorer, restore
 from tounum.enhance.samples import scene
@@ -68,3 +69,27 @@ def test_self_ensemble_undoes_its_flips():
     assert np.array_equal(restore(img, model, ensemble=8), img)
     with pytest.raises(ValueError, match="ensemble"):
         restore(img, model, ensemble=3)
+
+
+def test_weights_of_any_size_load_with_their_own_architecture(tmp_path):
+    import keras
+
+    from tounum.config import EnhanceConfig
+    from tounum.enhance.policy import enhance
+    from tounum.enhance.restorer import spec_of
+
+    model = build_restorer(RestorerSpec(width=8, depth=16))
+    weights = tmp_path / "big.weights.h5"
+    model.save_weights(weights)
+    spec = spec_of(str(weights))
+    assert (spec.width, spec.depth) == (8, 16)
+    assert spec.overlap == 18  # context covers the receptive field's radius (18 layers of 3x3)
+    img = np.random.default_rng(1).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    out = enhance(img, EnhanceConfig(method="restorer", restorer_weights=str(weights),
+                                     restorer_precision="float32"))
+    expected = restore(img, model, spec=spec)
+    np.testing.assert_array_equal(out.pixels, expected)
+    other = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
+    with pytest.raises(ValueError, match="other.weights.h5"):
+        spec_of(str(other))

@@ -50,12 +50,12 @@ class Enhanced:
 
 
 def _restore(pixels: np.ndarray, config: EnhanceConfig) -> np.ndarray:
-    from tounum.enhance.restorer import WEIGHTS, RestorerSpec, load_restorer, resolve_precision, restore
+    from tounum.enhance.restorer import WEIGHTS, RestorerSpec, load_restorer, resolve_precision, restore, spec_of
 
-    spec = RestorerSpec(tile=config.restorer_tile,
-                        precision=resolve_precision(config.restorer_precision))
-    return restore(pixels, load_restorer(config.restorer_weights or str(WEIGHTS), spec), spec=spec,
-                   ensemble=config.restorer_ensemble)
+    weights = config.restorer_weights or str(WEIGHTS)
+    spec = spec_of(weights, RestorerSpec(tile=config.restorer_tile,
+                                         precision=resolve_precision(config.restorer_precision)))
+    return restore(pixels, load_restorer(weights, spec), spec=spec, ensemble=config.restorer_ensemble)
 
 
 def _denoise(pixels: np.ndarray, name: str, sigma: float, config: EnhanceConfig

@@ -13,7 +13,7 @@ CPUs with AMX or AVX512-BF16 run several times faster (benchmarks/enhance_tradeo
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,28 @@ def build_restorer(spec: RestorerSpec = RestorerSpec()):
     correction = layers.Conv2D(3, 3, padding="same", name="tail", dtype=conv)(h)
     restored = layers.Add(name="residual", dtype="float32")([image, correction])
     return keras.Model(image, restored, name="restorer")
+
+
+@functools.lru_cache(maxsize=8)
+def spec_of(weights: str, spec: RestorerSpec = RestorerSpec()) -> RestorerSpec:
+    """``spec`` with the width and depth of the network saved in ``weights`` (read from the
+    file's kernels), and enough tile context for its receptive field, so that weights of any
+    size (``tounum train restorer --width --depth``) load and tile correctly.
+
+    Example
+    -------
+    >>> spec_of(str(WEIGHTS)).width, spec_of(str(WEIGHTS)).depth
+    (32, 5)
+    """
+    import h5py
+
+    with h5py.File(weights, "r") as f:
+        kernels = [v["vars/0"].shape for v in f["layers"].values()
+                   if "vars" in v and "0" in v["vars"] and len(v["vars/0"].shape) == 4]
+    if len(kernels) < 2:
+        raise ValueError(f"{weights}: not a restorer's weights (found {len(kernels)} convolutions)")
+    depth = len(kernels) - 2  # hidden layers between the head and the tail
+    return replace(spec, width=max(k[-1] for k in kernels), depth=depth, overlap=max(spec.overlap, depth + 2))
 
 
 @functools.lru_cache(maxsize=4)

@@ -39,6 +39,8 @@ class TrainConfig:
     epochs: int = 60  # the cosine schedule's length; --minutes usually stops first
     minutes: float = 60.0
     seed: int = 0
+    width: int = 32  # the network's size (RestorerSpec); the weights file records it
+    depth: int = 5
     # or "bfloat16": mixed precision, float32 weights; ~3x the steps per second on AMX, but a run
     # resumed in it ended worse than the float32 weights it started from (model card)
     precision: str = "float32"
@@ -97,7 +99,8 @@ def train(config: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     weights, state_file = out / "restorer.weights.h5", out / "state.json"
     patches = extract_patches(config)
-    model = build_restorer(RestorerSpec(precision=config.precision))
+    model = build_restorer(RestorerSpec(width=config.width, depth=config.depth,
+                                        precision=config.precision))
     epoch = 0
     if weights.is_file() and state_file.is_file():
         model.load_weights(weights)
@@ -137,6 +140,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--samples-per-epoch", type=int, default=defaults.samples_per_epoch)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--width", type=int, default=defaults.width, help="channels per layer")
+    parser.add_argument("--depth", type=int, default=defaults.depth,
+                        help="hidden layers between the first and the last convolution")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=defaults.precision,
                         help="bfloat16: mixed precision (float32 weights), about 3x faster on "
                              "AMX CPUs; a resumed bfloat16 run ended worse (see the model card)")
@@ -145,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = TrainConfig(out=args.out, data=args.data, minutes=args.minutes, epochs=args.epochs,
                          samples_per_epoch=args.samples_per_epoch, seed=args.seed,
-                         precision=args.precision)
+                         width=args.width, depth=args.depth, precision=args.precision)
     print(train(config))
     return 0
 
