@@ -29,13 +29,18 @@ def register(commands, train, evaluate) -> None:
     for name, kind in (("epochs", int), ("batch-size", int), ("learning-rate", float),
                        ("label-smoothing", float), ("attention-reg", float), ("dropout", float),
                        ("lr-decay", float),
-                       ("patience", int), ("units", int), ("embed-dim", int), ("seed", int)):
+                       ("patience", int), ("units", int), ("embed-dim", int), ("seed", int),
+                       ("samples", int), ("images-per-epoch", int)):
         t.add_argument(f"--{name}", type=kind, default=None)
     t.add_argument("--zero-init", action="store_true", help="zero initial state (no mean-feature init)")
     t.add_argument("--init-from", default=None, metavar="MODEL_DIR",
                    help="start from this model's weights and vocabulary (fine-tuning; fresh optimizer)")
     t.add_argument("--no-flip", action="store_true",
                    help="no mirrored-image augmentation (default: each caption sees its image or its mirror)")
+    t.add_argument("--self-critical", action="store_true",
+                   help="self-critical sequence training (CIDEr-D reward, leave-one-out baseline) of the "
+                        "--init-from model; no mirrored view; --samples per image (default 5), "
+                        "--images-per-epoch (default all); best epoch by dev CIDEr, beam 3")
     t.set_defaults(func=train_command)
 
     e = evaluate.add_parser("captioner", help="BLEU/METEOR/ROUGE-L/CIDEr of the captioner, as JSON")
@@ -90,11 +95,17 @@ def train_command(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "label_smoothing",
                                                "attention_reg", "dropout", "patience", "units",
-                                               "embed_dim", "seed", "lr_decay") if getattr(args, k) is not None}
+                                               "embed_dim", "seed", "lr_decay", "samples",
+                                               "images_per_epoch") if getattr(args, k) is not None}
     if args.zero_init:
         overrides["init_from_features"] = False
-    if args.no_flip:
+    if args.no_flip or args.self_critical:
         overrides["flip"] = False
+    if args.self_critical:
+        if not args.init_from:
+            print("tounum train captioner: --self-critical needs --init-from MODEL_DIR", file=sys.stderr)
+            return 2
+        overrides["self_critical"] = True
     config = replace(TrainConfig(), **overrides)
     backbone = _backbone("squash")  # Flickr8k is squashed to 224x224: train and caption alike
     data, grids = dataset_grids(args.images, args.captions, args.split, backbone, "squash")
@@ -121,8 +132,9 @@ def train_command(args: argparse.Namespace) -> int:
              "data": {"images": str(args.images), "captions": str(args.captions), "split": args.split}}
     state = train((grids.grid, grids.rows, data.captions), (dev_grids.grid, dev_grids.rows, dev.captions),
                   args.out, config, extra, views, args.init_from)
-    print(json.dumps({"best_epoch": state["best_epoch"], "best_dev_bleu4_greedy": state["best_bleu4"],
-                      "history": state["history"]}, indent=2))
+    best = {"best_dev_cider": state["best_cider"]} if config.self_critical else {
+        "best_dev_bleu4_greedy": state["best_bleu4"]}
+    print(json.dumps({"best_epoch": state["best_epoch"], **best, "history": state["history"]}, indent=2))
     return 1 if data.problems or dev.problems else 0
 
 

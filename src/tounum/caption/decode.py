@@ -96,9 +96,9 @@ def greedy(model, vocab: Vocabulary, grid: np.ndarray, max_length: int = 22, *,
         logits, state, alpha_t = run_step(token, state, encoded, keys)
         step_logp = _log_softmax(logits, vocab)
         if temperature > 0:
-            probs = np.exp(step_logp / temperature)
-            probs /= probs.sum(1, keepdims=True)
-            token = np.array([rng.choice(len(p), p=p) for p in probs], dtype=np.int32)
+            probs = np.exp((step_logp - step_logp.max(1, keepdims=True)) / temperature)
+            cdf = np.cumsum(probs / probs.sum(1, keepdims=True), axis=1)
+            token = np.minimum((cdf < rng.random((n, 1))).sum(1), cdf.shape[1] - 1).astype(np.int32)
         else:
             token = step_logp.argmax(1).astype(np.int32)
         logp += np.where(done, 0.0, step_logp[np.arange(n), token])

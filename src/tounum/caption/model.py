@@ -125,9 +125,13 @@ class Ensemble:
         return mean_log_prob, ops.concatenate(new_states, -1), ops.mean(ops.stack(alphas), axis=0)
 
 
-def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=1.0):
+def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=1.0, weights=None):
     """Masked cross-entropy (padding id 0 ignored), optional label smoothing, plus
     ``attention_reg * mean_positions (1 - sum_t alpha_t)^2`` (doubly stochastic attention).
+
+    ``weights`` (N,) scale each caption's tokens: with sampled captions as targets and their
+    advantages as weights, the cross-entropy is the self-critical policy-gradient loss
+    ``-sum (r - b) log p(caption) / tokens``.
 
     Returns ``(total, cross_entropy)``; both scalars.
     """
@@ -136,6 +140,8 @@ def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=
     nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1)
     smooth = -ops.mean(log_probs, axis=-1)
     per_token = (1.0 - label_smoothing) * nll + label_smoothing * smooth
+    if weights is not None:
+        per_token = per_token * ops.expand_dims(ops.cast(weights, logits.dtype), -1)
     cross_entropy = ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
     coverage = ops.sum(alphas * ops.expand_dims(mask, -1), axis=1)  # (N, 49)
     regulariser = ops.mean(ops.square(1.0 - coverage))

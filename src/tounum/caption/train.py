@@ -7,6 +7,13 @@ an interruption continues from the last finished epoch. Each epoch's weights are
 a few of them can be averaged afterwards (:func:`average_checkpoints`). Augmented views of the
 training images (the mirrored grid, with "left" and "right" swapped in its captions) are drawn per
 caption at random.
+
+Self-critical sequence training (Rennie et al. 2017, in the "new self-critical" form of Luo 2020)
+fine-tunes a trained model on its own samples: K captions sampled per image, each rewarded with its
+CIDEr-D against the image's references, minus the mean reward of the other K-1 as baseline. The
+policy-gradient loss is the teacher-forced cross-entropy of the same train step on the sampled
+captions, weighted per caption by that advantage; the best epoch is chosen by dev CIDEr with the
+default beam search.
 """
 
 from __future__ import annotations
@@ -45,8 +52,11 @@ class TrainConfig:
     label_smoothing: float = 0.1
     attention_reg: float = 1.0  # doubly stochastic attention weight; 0 turns it off
     flip: bool = True  # each caption sees its image or the mirrored image, at random
-    patience: int = 4  # epochs without a better dev BLEU-4 before stopping
+    patience: int = 4  # epochs without a better dev BLEU-4 (self-critical: CIDEr) before stopping
     seed: int = 0
+    self_critical: bool = False  # SCST from an --init-from model (no smoothing, no attention term)
+    samples: int = 5  # captions sampled per image (self-critical); batch_size // samples images a step
+    images_per_epoch: int = 0  # self-critical: a seeded subset of the training images per epoch; 0 = all
 
 
 @dataclass
@@ -93,9 +103,13 @@ def _batch(data: CaptionData, idx: np.ndarray, rng: np.random.Generator | None =
         if len(pick):
             features[pick] = grid[image_rows[data.caption_image[idx[pick]]]]
             tokens[pick] = view_tokens[idx[pick]]
+    return features, _trim(tokens)
+
+
+def _trim(tokens: np.ndarray) -> np.ndarray:
+    """Tokens cut to the longest caption rounded up to 4 (fewer distinct shapes to compile)."""
     width = int((tokens != 0).sum(1).max())
-    width = min(tokens.shape[1], -(-width // 4) * 4 + 1)  # +1: inputs and targets are shifted
-    return features, tokens[:, :width]
+    return tokens[:, :min(tokens.shape[1], -(-width // 4) * 4 + 1)]  # +1: inputs and targets are shifted
 
 
 def peak_rss_mb() -> float:
@@ -104,7 +118,12 @@ def peak_rss_mb() -> float:
 
 
 def make_steps(model, optimizer, config: TrainConfig):
-    """Compiled train and loss steps for the TensorFlow backend (teacher forcing)."""
+    """Compiled train and loss steps for the TensorFlow backend (teacher forcing).
+
+    ``train_step(features, tokens, weights)`` weights each caption's loss (ones for plain
+    training, advantages for self-critical training, which drops label smoothing and the
+    attention term: its loss is the policy gradient alone).
+    """
     import keras
     import tensorflow as tf
 
@@ -113,15 +132,18 @@ def make_steps(model, optimizer, config: TrainConfig):
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("training uses the TensorFlow backend (KERAS_BACKEND=tensorflow)")
 
-    def losses(features, tokens, training):
+    smoothing, attention_reg = ((0.0, 0.0) if config.self_critical
+                                else (config.label_smoothing, config.attention_reg))
+
+    def losses(features, tokens, training, weights=None):
         logits, alphas = model((features, tokens[:, :-1]), training=training)
-        return caption_loss(tokens[:, 1:], logits, alphas, label_smoothing=config.label_smoothing,
-                            attention_reg=config.attention_reg)
+        return caption_loss(tokens[:, 1:], logits, alphas, label_smoothing=smoothing,
+                            attention_reg=attention_reg, weights=weights)
 
     @tf.function
-    def train_step(features, tokens):
+    def train_step(features, tokens, weights):
         with tf.GradientTape() as tape:
-            total, cross_entropy = losses(features, tokens, True)
+            total, cross_entropy = losses(features, tokens, True, weights)
         grads = tape.gradient(total, model.trainable_variables)
         grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -155,6 +177,68 @@ def dev_bleu4(model, vocab: Vocabulary, data: CaptionData, max_words: int) -> fl
         grid = np.asarray(data.grid[rows], dtype=np.float32)
         texts += [h.text for h in greedy(model, vocab, grid, max_words + 2)]
     return bleu_simple(data.references, texts)[3]
+
+
+def dev_scores(model, vocab: Vocabulary, config: dict, data: CaptionData) -> dict:
+    """COCO metrics of the default decoding (beam 3) on the dev images; ``config`` as in config.json."""
+    from tounum.caption.captioner import Captioner
+    from tounum.caption.evaluate import caption_dataset, score_captions
+
+    captioner = Captioner(model, vocab, config, ".")
+    texts = [c.text for c in caption_dataset(captioner, data.grid, data.image_rows)]
+    return score_captions(data.references, texts)
+
+
+def sampled_tokens(hypotheses: list, vocab: Vocabulary, max_words: int) -> np.ndarray:
+    """``(N, max_words + 2)`` padded ids ``<start> words <end>`` of sampled captions, as training
+    targets; a sample that ran out of steps gets no ``<end>`` (it never emitted one).
+
+    Example
+    -------
+    >>> from tounum.caption.decode import Hypothesis
+    >>> v = Vocabulary(("<pad>", "<start>", "<end>", "<unk>", "a"))
+    >>> sampled_tokens([Hypothesis("a", [4], 0.0, None), Hypothesis("a a a", [4, 4, 4], 0.0, None)], v, 1).tolist()
+    [[1, 4, 2], [1, 4, 4]]
+    """
+    out = np.zeros((len(hypotheses), max_words + 2), dtype=np.int32)
+    for row, h in enumerate(hypotheses):
+        ids = [vocab.start_id, *h.tokens, vocab.end_id][:max_words + 2]
+        out[row, :len(ids)] = ids
+    return out
+
+
+def self_critical_epoch(model, vocab: Vocabulary, train_step, data: CaptionData, scorer,
+                        config: TrainConfig, rng: np.random.Generator) -> tuple[float, float]:
+    """One epoch of self-critical training; returns (mean train loss, mean sample reward).
+
+    Per step, ``config.batch_size // config.samples`` images: K samples each from the model in
+    inference mode (words drawn from its distribution, at most ``max_words + 1`` steps), rewarded
+    by ``scorer`` (:class:`~tounum.caption.reward.CiderD`), weighted by the leave-one-out advantage.
+    """
+    from tounum.caption.decode import greedy
+    from tounum.caption.reward import leave_one_out_advantage
+
+    k = config.samples
+    images = rng.permutation(len(data.image_rows))
+    if config.images_per_epoch:
+        images = images[:config.images_per_epoch]
+    per_step = max(1, config.batch_size // k)
+    total_loss = total_reward = 0.0
+    steps = -(-len(images) // per_step)
+    for b in range(steps):
+        idx = images[b * per_step:(b + 1) * per_step]
+        features = np.repeat(np.asarray(data.grid[data.image_rows[idx]], dtype=np.float32), k, axis=0)
+        hyps = greedy(model, vocab, features, config.max_words + 1, temperature=1.0,
+                      seed=int(rng.integers(2 ** 31)))
+        rewards = scorer.score([h.text for h in hyps], np.repeat(idx, k))
+        advantage = leave_one_out_advantage(rewards.reshape(-1, k)).reshape(-1).astype(np.float32)
+        tokens = _trim(sampled_tokens(hyps, vocab, config.max_words))
+        total_loss += float(train_step(features, tokens, advantage)[1])
+        total_reward += float(rewards.mean())
+        if b % 50 == 0:
+            log.info("self-critical step %d/%d loss %.4f reward %.3f", b, steps, total_loss / (b + 1),
+                     total_reward / (b + 1))
+    return total_loss / steps, total_reward / steps
 
 
 def _settings(config: dict) -> dict:
@@ -254,11 +338,14 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
     """
     import keras
 
+    from tounum.caption.evaluate import METRIC_KEYS
     from tounum.caption.model import ModelConfig, build_model
 
     config = config or TrainConfig()
     if config.flip != bool(views):
         raise ValueError("config.flip needs the mirrored view of the training grids, and only it")
+    if config.self_critical and (config.flip or config.samples < 2):
+        raise ValueError("self-critical training takes no mirrored view and at least 2 samples per image")
     out_dir = Path(out_dir)
     ckpt = out_dir / CHECKPOINT_DIR
     state_path = ckpt / STATE_FILE
@@ -270,6 +357,8 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         vocab = Vocabulary.load(ckpt / "vocab.json")
     elif init_from is not None:
         vocab = Vocabulary.load(Path(init_from) / "vocab.json")
+    elif config.self_critical:
+        raise ValueError("self-critical training starts from a trained model (init_from)")
     else:
         vocab = build_vocabulary((c for caps in train_data[2] for c in caps),
                                  min_count=config.vocab_min_count, max_size=config.vocab_max_size)
@@ -292,7 +381,7 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         if init_from is not None:
             model.load_weights(Path(init_from) / "model.weights.h5")
         state = {"epoch": 0, "train_config": asdict(config), "history": [], "best_bleu4": -1.0,
-                 "best_epoch": 0}
+                 "best_cider": -1.0, "best_epoch": 0}
         ckpt.mkdir(parents=True, exist_ok=True)
         (ckpt / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
     train_set = flatten(*train_data, vocab, config.max_words)
@@ -300,32 +389,39 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
                             for grid, rows, refs in views)
     dev_set = flatten(*dev_data, vocab, config.max_words)
     train_step, loss_step = make_steps(model, optimizer, config)
+    best_key = "best_cider" if config.self_critical else "best_bleu4"
+    if config.self_critical:
+        from tounum.caption.reward import CiderD
+
+        scorer = CiderD(train_data[2])  # document frequencies of the training references
     log.info("vocabulary %d words, %d train captions, %d dev images, %d parameters",
              len(vocab), len(train_set.tokens), len(dev_set.image_rows), model.count_params())
 
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         if epoch - state["best_epoch"] > config.patience and state["best_epoch"] > 0:
-            log.info("early stop: no better dev BLEU-4 since epoch %d", state["best_epoch"])
+            log.info("early stop: no better dev %s since epoch %d", best_key[5:], state["best_epoch"])
             break
         optimizer.learning_rate.assign(config.learning_rate * config.lr_decay ** (epoch - 1))
         rng = np.random.default_rng([config.seed, epoch])
-        start, total, n = time.time(), 0.0, 0
-        batches = length_batches(train_set.tokens, config.batch_size, rng)
-        view_rng = np.random.default_rng([config.seed, epoch, 1])  # batch order stays that of no views
-        for b, idx in enumerate(batches):
-            features, tokens = _batch(train_set, idx, view_rng)
-            total += float(train_step(features, tokens)[1]) * len(idx)
-            n += len(idx)
-            if b % 100 == 0:
-                log.info("epoch %d batch %d/%d loss %.3f", epoch, b, len(batches), total / n)
-        seconds = time.time() - start
-        record = {"epoch": epoch, "train_loss": total / n, "dev_loss": dev_loss(loss_step, dev_set, 256),
-                  "dev_bleu4_greedy": dev_bleu4(model, vocab, dev_set, config.max_words),
-                  "seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+        start = time.time()
+        if config.self_critical:
+            train_loss, reward = self_critical_epoch(model, vocab, train_step, train_set, scorer, config, rng)
+            seconds = time.time() - start
+            record = {"epoch": epoch, "train_loss": train_loss, "train_reward_cider_d": reward,
+                      "dev_loss": dev_loss(loss_step, dev_set, 256),
+                      **{f"dev_{k}": v for k, v in dev_scores(model, vocab, full_config, dev_set).items()
+                         if k in METRIC_KEYS},
+                      "seconds": round(seconds, 1), "seconds_with_dev": round(time.time() - start, 1),
+                      "peak_rss_mb": round(peak_rss_mb(), 1)}
+            score = record["dev_cider"]
+        else:
+            record = _cross_entropy_epoch(epoch, model, vocab, train_step, loss_step, train_set, dev_set,
+                                          config, rng, start)
+            score = record["dev_bleu4_greedy"]
         log.info("epoch %s", json.dumps(record))
         state["history"].append(record)
-        if record["dev_bleu4_greedy"] > state["best_bleu4"]:
-            state.update(best_bleu4=record["dev_bleu4_greedy"], best_epoch=epoch)
+        if score > state.get(best_key, -1.0):
+            state.update({best_key: score, "best_epoch": epoch})
             save_model_dir(out_dir, model, vocab, {**full_config, "epoch": epoch})
         save_weights(model, ckpt / "last.weights.h5")
         save_weights(model, epoch_weights_path(out_dir, epoch))
@@ -334,3 +430,23 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
         write_json(out_dir / HISTORY_FILE, state["history"])
         write_json(state_path, state)  # last: the epoch counts as done only once all is saved
     return state
+
+
+def _cross_entropy_epoch(epoch: int, model, vocab: Vocabulary, train_step, loss_step, train_set: CaptionData,
+                         dev_set: CaptionData, config: TrainConfig, rng: np.random.Generator,
+                         start: float) -> dict:
+    """One teacher-forced epoch over every training caption; its history record."""
+    total, n = 0.0, 0
+    batches = length_batches(train_set.tokens, config.batch_size, rng)
+    view_rng = np.random.default_rng([config.seed, epoch, 1])  # batch order stays that of no views
+    for b, idx in enumerate(batches):
+        features, tokens = _batch(train_set, idx, view_rng)
+        total += float(train_step(features, tokens, np.ones(len(idx), np.float32))[1]) * len(idx)
+        n += len(idx)
+        if b % 100 == 0:
+            log.info("epoch %d batch %d/%d loss %.3f", epoch, b, len(batches), total / n)
+    seconds = time.time() - start
+    record = {"epoch": epoch, "train_loss": total / n, "dev_loss": dev_loss(loss_step, dev_set, 256),
+              "dev_bleu4_greedy": dev_bleu4(model, vocab, dev_set, config.max_words),
+              "seconds": round(seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return record
