@@ -93,6 +93,11 @@ class ClassifyConfig:
     batch_size: int = 64
     patience: int = 10  # early stopping on held-out loss; 0: train all epochs
     min_photo_recall: float = 0.99  # the is_photo threshold keeps at least this recall on dev
+    # fine-tuning the backbone's top (block15 + head conv) with the head, on cached block14 outputs
+    finetune_top: bool = False  # train that instead of the linear heads on fixed features
+    finetune_learning_rate: float = 1e-4  # small: the top layers start from the pretrained weights
+    finetune_epochs: int = 30
+    finetune_patience: int = 3  # early stopping on held-out loss, best weights kept
 
 
 @dataclass

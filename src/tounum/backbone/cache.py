@@ -28,7 +28,7 @@ def pixels_key(pixels: np.ndarray) -> str:
 
 
 class FeatureCache:
-    """``<folder>/<version>/<key[:2]>/<key>.npz`` holding float16 ``pooled``, ``grid`` and ``style``.
+    """``<folder>/<version>/<key[:2]>/<key>.npz`` holding float16 ``pooled``, ``grid``, ``style``, ``top``.
 
     Features are stored as float16 (half the disk, about 3 significant digits, plenty for the
     classifier and captioner heads); a hit returns them widened to float32. Writes are atomic
@@ -59,27 +59,31 @@ class FeatureCache:
             raise ValueError(f"bad feature cache key {key!r}")
         return self.root / key[:2] / f"{key}.npz"
 
-    def get(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(pooled, grid, style)`` as float32 (style empty in entries stored without it), or None
-        when absent or unreadable."""
+    def get(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(pooled, grid, style, top)`` as float32 (style or top empty in entries stored without
+        them), or None when absent or unreadable."""
         path = self._path(key)
         try:
             with np.load(path, allow_pickle=False) as data:
-                style = data["style"] if "style" in data.files else np.zeros(0)
-                return data["pooled"].astype(np.float32), data["grid"].astype(np.float32), style.astype(np.float32)
+                pooled, grid = data["pooled"].astype(np.float32), data["grid"].astype(np.float32)
+                style, top = (data[k].astype(np.float32) if k in data.files else np.zeros(0, np.float32)
+                              for k in ("style", "top"))
+                return pooled, grid, style, top
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("%s: unreadable feature cache entry, recomputing: %s", path, exc)
             return None
 
-    def put(self, key: str, pooled: np.ndarray, grid: np.ndarray, style: np.ndarray | None = None) -> None:
-        """Store one image's features (as float16); ``style`` (S,) is optional."""
+    def put(self, key: str, pooled: np.ndarray, grid: np.ndarray, style: np.ndarray | None = None,
+            top: np.ndarray | None = None) -> None:
+        """Store one image's features (as float16); ``style`` (S,) and ``top`` are optional."""
         from tounum.io import atomic_write  # here: tounum.io loads pandas
 
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         style = np.zeros(0) if style is None else style
+        top = np.zeros(0) if top is None else top
         with atomic_write(path) as f:
             np.savez(f, pooled=pooled.astype(np.float16), grid=grid.astype(np.float16),
-                     style=style.astype(np.float16))
+                     style=style.astype(np.float16), top=top.astype(np.float16))

@@ -6,6 +6,8 @@
 ((2, 1280), (2, 7, 7, 1280))
 >>> feats.style.shape                                # doctest: +SKIP
 (2, 960)
+>>> feats.top.shape                                  # doctest: +SKIP
+(2, 7, 7, 192)
 
 Backbones are chosen by ``BackboneConfig.name``: ``"efficientnet_lite0"`` (the shipped ImageNet
 weights) or ``"keras_file"`` (any Keras model file named by ``BackboneConfig.weights``, e.g. an
@@ -55,19 +57,26 @@ def imagenet_classes() -> tuple[str, ...]:
 # content; of six layers tried, this one did best on the held-out part of train (benchmarks/README.md,
 # classify). Changing them changes ``Features.style``.
 STYLE_LAYERS = ("block8_expand_relu6",)
+# The input of the last MBConv block (7x7x192), kept as ``Features.top`` so that a classifier with
+# fine-tuned copies of the top layers (block15 and the head conv) runs them on the tensor this
+# pass already computed instead of a second backbone pass.
+TOP_LAYER = "block14_add"
 
 
 @dataclass
 class Features:
-    """Backbone outputs for N images, float32: ``pooled`` (N, C), ``grid`` (N, H, W, C) and ``style``.
+    """Backbone outputs for N images, float32: ``pooled`` (N, C), ``grid`` (N, H, W, C), ``style``, ``top``.
 
     ``style`` (N, S) holds texture statistics: the mean and standard deviation over the image of
     each channel of the backbone's style layers (``Backbone.style_layers``); (N, 0) when it has none.
+    ``top`` is the activation at the input of the top block (``Backbone.top_layer``), (N, 7, 7, 192)
+    for EfficientNet-Lite0; (N, 0) when the backbone names none.
     """
 
     pooled: np.ndarray
     grid: np.ndarray
     style: np.ndarray | None = None
+    top: np.ndarray | None = None
 
 
 class Backbone:
@@ -92,10 +101,13 @@ class Backbone:
     style_layers : sequence of str
         Names of 4-D layers of ``model`` whose channel means and standard deviations make
         ``Features.style``, computed in the same forward pass.
+    top_layer : str
+        Name of the layer whose output is ``Features.top`` (same pass); empty for none.
     """
 
     def __init__(self, name: str, version: str, model: Any, scale: Callable, resize: str,
-                 batch_size: int = 32, cache_folder: str = "", style_layers: Sequence[str] = ()):
+                 batch_size: int = 32, cache_folder: str = "", style_layers: Sequence[str] = (),
+                 top_layer: str = ""):
         self.name, self.version, self.resize = name, version, resize
         self.input_size = int(model.inputs[0].shape[1])
         self.grid_shape = tuple(int(d) for d in model.outputs[1].shape[1:])
@@ -106,6 +118,12 @@ class Backbone:
         if self.style_layers:
             model = with_style_output(model, self.style_layers)
         self.style_size = int(model.outputs[-1].shape[-1]) if self.style_layers else 0
+        self.top_layer = top_layer
+        self.top_shape: tuple[int, ...] = (0,)
+        if top_layer:
+            model = with_layer_output(model, top_layer)
+            self.top_shape = tuple(int(d) for d in model.outputs[-1].shape[1:])
+        self._style_index = -2 if top_layer else -1
         # One model for features, style and ImageNet outputs: one compiled graph; the 1000-way
         # dense layer costs 0.3% of the network, the style statistics less.
         self._model = model
@@ -137,7 +155,8 @@ class Backbone:
 
     def _empty(self, n: int) -> Features:
         return Features(np.empty((n, self.grid_shape[-1]), np.float32),
-                        np.empty((n, *self.grid_shape), np.float32), np.empty((n, self.style_size), np.float32))
+                        np.empty((n, *self.grid_shape), np.float32), np.empty((n, self.style_size), np.float32),
+                        np.empty((n, *self.top_shape), np.float32))
 
     def _compute(self, images: Sequence[np.ndarray], batch_size: int | None) -> Features:
         out = self._empty(len(images))
@@ -146,7 +165,9 @@ class Backbone:
             outputs = self._model.predict_on_batch(x)
             out.pooled[start:start + len(x)], out.grid[start:start + len(x)] = outputs[:2]
             if self.style_size:
-                out.style[start:start + len(x)] = outputs[-1]
+                out.style[start:start + len(x)] = outputs[self._style_index]
+            if self.top_layer:
+                out.top[start:start + len(x)] = outputs[-1]
             start += len(x)
         return out
 
@@ -167,9 +188,9 @@ class Backbone:
         Returns
         -------
         Features
-            ``pooled`` (N, C), ``grid`` (N, H, W, C) and ``style`` (N, S) float32; (N, 1280),
-            (N, 7, 7, 1280) and (N, 960) for EfficientNet-Lite0. Cache hits are float16 values
-            widened to float32.
+            ``pooled`` (N, C), ``grid`` (N, H, W, C), ``style`` (N, S) and ``top`` float32; (N, 1280),
+            (N, 7, 7, 1280), (N, 960) and (N, 7, 7, 192) for EfficientNet-Lite0. Cache hits are
+            float16 values widened to float32.
         """
         if self.cache is None:
             return self._compute(images, batch_size)
@@ -181,16 +202,17 @@ class Backbone:
         missing = []
         for i, key in enumerate(keys):
             hit = self.cache.get(key)
-            # entries written before the style statistics existed (or with other layers) are misses
-            if hit is None or hit[1].shape != self.grid_shape or hit[2].shape != (self.style_size,):
+            # entries written before the style statistics or the top activation existed are misses
+            if (hit is None or hit[1].shape != self.grid_shape or hit[2].shape != (self.style_size,)
+                    or hit[3].shape != self.top_shape):
                 missing.append(i)
             else:
-                out.pooled[i], out.grid[i], out.style[i] = hit
+                out.pooled[i], out.grid[i], out.style[i], out.top[i] = hit
         if missing:
             new = self._compute([images[i] for i in missing], batch_size)
             for j, i in enumerate(missing):
-                out.pooled[i], out.grid[i], out.style[i] = new.pooled[j], new.grid[j], new.style[j]
-                self.cache.put(keys[i], new.pooled[j], new.grid[j], new.style[j])
+                out.pooled[i], out.grid[i], out.style[i], out.top[i] = new.pooled[j], new.grid[j], new.style[j], new.top[j]
+                self.cache.put(keys[i], new.pooled[j], new.grid[j], new.style[j], new.top[j])
         log.debug("features: %d cached, %d computed", len(images) - len(missing), len(missing))
         return out
 
@@ -253,8 +275,26 @@ def with_style_output(model: Any, layer_names: Sequence[str]) -> Any:
     return keras.Model(model.inputs, [*model.outputs, style], name=model.name)
 
 
+def with_layer_output(model: Any, layer_name: str) -> Any:
+    """``model`` with one more output: the activation of layer ``layer_name``, as computed in its pass.
+
+    Example
+    -------
+    >>> with_layer_output(model, "block14_add").outputs[-1].shape  # doctest: +SKIP
+    (None, 7, 7, 192)
+    """
+    import keras
+
+    try:
+        activation = model.get_layer(layer_name).output
+    except ValueError as exc:
+        raise ConfigError(f"backbone: no layer {layer_name!r} for the top activation") from exc
+    return keras.Model(model.inputs, [*model.outputs, activation], name=model.name)
+
+
 def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
-    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 960."""
+    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 960,
+    top 7x7x192."""
     from tounum.backbone.weights import PRECISIONS, VERSION
 
     if config.precision not in PRECISIONS:
@@ -263,7 +303,7 @@ def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
     version = VERSION if config.precision == "float32" else f"{VERSION}-bf16"
     return Backbone("efficientnet_lite0", f"{version}-{config.resize}",
                     _efficientnet_lite0(config.precision), lambda x: x, config.resize,
-                    config.batch_size, config.feature_cache, STYLE_LAYERS)
+                    config.batch_size, config.feature_cache, STYLE_LAYERS, TOP_LAYER)
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,8 +1,9 @@
 """The shipped classifier: head weights, temperature and photo threshold, loaded once per process.
 
-A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`), ``config.json``
-(classes, temperature, photo threshold, backbone name and version, head kind, ``inputs``: the
-backbone outputs the head reads, ``["pooled"]`` or ``["pooled", "style"]``) and
+A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`, or when the inputs
+include "top" a :class:`tounum.classify.topblocks.TopStack`), ``config.json`` (classes,
+temperature, photo threshold, backbone name and version, head kind, ``inputs``: the backbone
+outputs the head reads, ``["pooled"]``, ``["pooled", "style"]`` or ``["top", "style"]``) and
 ``metrics.json`` (dev figures, training history) with a ``model_card.md``.
 """
 
@@ -20,6 +21,7 @@ from tounum.classify.calibrate import calibrated_probs
 from tounum.classify.data import CLASSES
 from tounum.classify.features import descriptor
 from tounum.classify.model import LinearStack
+from tounum.classify.topblocks import TopStack
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
 PHOTO = CLASSES.index("photo")
@@ -42,7 +44,7 @@ class ClassPrediction:
 class Classifier:
     """Document-type classifier over backbone features (``info["inputs"]``, default the pooled vector)."""
 
-    def __init__(self, head: LinearStack, temperature: float, photo_threshold: float, info: dict[str, Any]):
+    def __init__(self, head: LinearStack | TopStack, temperature: float, photo_threshold: float, info: dict[str, Any]):
         self.head = head
         self.temperature = float(temperature)
         self.photo_threshold = float(photo_threshold)
@@ -54,7 +56,8 @@ class Classifier:
         model_dir = Path(model_dir)
         try:
             info = json.loads((model_dir / "config.json").read_text())
-            head = LinearStack.load(model_dir / "head.npz")
+            stack = TopStack if "top" in info.get("inputs", ()) else LinearStack
+            head = stack.load(model_dir / "head.npz")
         except (OSError, ValueError, KeyError) as exc:
             raise FileNotFoundError(f"{model_dir}: not a classifier model folder ({exc})") from exc
         if tuple(info.get("classes", ())) != CLASSES:
@@ -74,7 +77,7 @@ class Classifier:
             features = descriptor(features, self.inputs)
         x = np.asarray(features, np.float32)
         x = x[None] if x.ndim == 1 else x
-        width = self.head.mean.shape[0]
+        width = self.head.width
         if x.ndim != 2 or x.shape[1] != width:
             raise ValueError(f"the classifier reads {'+'.join(self.inputs)} vectors of {width} values, "
                              f"got an array of shape {x.shape}")

@@ -20,6 +20,9 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--views", type=int, help="augmented views per training image (default from config)")
     p.add_argument("--extra-photos", metavar="DIR", help="folder of more photographs for the photo class "
                                                          "(a seeded sample of classify.extra_photos_max)")
+    p.add_argument("--finetune-top", action="store_true",
+                   help="also fine-tune the backbone's last block and head conv with the head, from the "
+                        "logistic regression (classify.finetune_top); the held-out part of train decides")
     p.add_argument("--config", metavar="FILE", help="TOML configuration ([classify] section)")
     p.set_defaults(func=run_train)
 
@@ -57,10 +60,13 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, augmented_views=args.views)
     if args.extra_photos:
         cfg = dataclasses.replace(cfg, extra_photos=args.extra_photos)
+    if args.finetune_top:
+        cfg = dataclasses.replace(cfg, finetune_top=True)
     out = args.out or str(cache_dir() / "classify" / "model")
     command = " ".join(["tounum train classifier", shlex.quote(args.data_dir), "--out", shlex.quote(out)]
                        + (["--views", str(args.views)] if args.views is not None else [])
                        + (["--extra-photos", shlex.quote(args.extra_photos)] if args.extra_photos else [])
+                       + (["--finetune-top"] if args.finetune_top else [])
                        + (["--config", shlex.quote(args.config)] if args.config else []))
     try:
         result = train_classifier(args.data_dir, out, cfg, command=command)

@@ -27,7 +27,7 @@ from tounum.classify.data import read_images
 log = logging.getLogger(__name__)
 
 AUGMENT_VERSION = 3  # bump when scan_view or a degradation changes: the cached views are stale
-INPUTS = ("pooled", "style")  # the fields of tounum.backbone.Features a descriptor may use, in order
+INPUTS = ("pooled", "style", "top")  # the fields of tounum.backbone.Features a descriptor may use
 
 
 def descriptor(features, inputs: Sequence[str] = ("pooled",)) -> np.ndarray:
@@ -144,7 +144,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         Images per cached chunk.
     inputs : sequence of str
         What the descriptor holds (:func:`descriptor`); the cache key includes it and, with
-        "style", the backbone's style layers.
+        "style" or "top", the backbone's style or top layers. With "top" (9408 values an image)
+        the chunks are stored as float16.
 
     Returns
     -------
@@ -160,6 +161,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         version = backbone.version
         if "style" in inputs:
             version += "+style:" + ",".join(getattr(backbone, "style_layers", ()))
+        if "top" in inputs:
+            version += "+top:" + getattr(backbone, "top_layer", "")
         folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs)
         folder.mkdir(parents=True, exist_ok=True)
     parts, oks, errors = [], [], []
@@ -167,7 +170,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         part_file = folder / f"chunk{start // chunk:05d}.npz" if folder else None
         if part_file is not None and part_file.exists():
             with np.load(part_file) as saved:
-                parts.append(saved["pooled"])
+                parts.append(saved["pooled"].astype(np.float32))
                 oks.append(saved["ok"])
                 errors += [str(e) for e in saved["errors"]]
             continue
@@ -186,7 +189,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
             pooled = np.zeros((n_augmented + 1, len(batch), 0), np.float32)
         if part_file is not None:
             tmp = part_file.with_suffix(".tmp.npz")
-            np.savez(tmp, pooled=pooled, ok=ok, errors=np.array(errs, dtype=str))
+            stored = pooled.astype(np.float16) if "top" in inputs else pooled  # top: 9408 values an image
+            np.savez(tmp, pooled=stored, ok=ok, errors=np.array(errs, dtype=str))
             os.replace(tmp, part_file)  # a finished chunk appears whole or not at all
         log.info("features: %d/%d images", min(start + chunk, len(paths)), len(paths))
         parts.append(pooled)

@@ -29,6 +29,11 @@ class LinearStack:
     weights: list[np.ndarray] = field(default_factory=list)
     biases: list[np.ndarray] = field(default_factory=list)
 
+    @property
+    def width(self) -> int:
+        """Values in one input vector."""
+        return self.mean.shape[0]
+
     def logits(self, pooled: np.ndarray) -> np.ndarray:
         x = (np.asarray(pooled, np.float32) - self.mean) / self.scale
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):

@@ -2,6 +2,8 @@
 
     tree ─scan─▶ images ─backbone (clean + K scan views, cached)─▶ pooled vector + style statistics
          ─fit──▶ Keras head  vs  logistic regression  (held-out part of train decides)
+    or, with ``finetune_top``: the block-14 activation + style statistics
+         ─fit──▶ logistic regression (pretrained top)  vs  top layers fine-tuned from it (topblocks)
          ─calibrate─▶ temperature (held-out part of train)  ─threshold─▶ is_photo (dev)
          ─save──▶ head.npz, config.json, metrics.json, model_card.md
 """
@@ -23,8 +25,9 @@ from tounum.classify import metrics
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
 from tounum.classify.classifier import PHOTO, Classifier
 from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, scan_tree
-from tounum.classify.features import INPUTS, pooled_views
+from tounum.classify.features import pooled_views
 from tounum.classify.model import LinearStack, export_head, train_head, train_logistic
+from tounum.classify.topblocks import TopStack, build_top_model, export_top, top_convs, train_top
 from tounum.config import ClassifyConfig, cache_dir
 
 log = logging.getLogger(__name__)
@@ -49,13 +52,15 @@ class Split:
 class FeatureData:
     """What a training run needs: train (with views), its held-out mask, and dev (clean) if any.
 
-    ``inputs`` names what each descriptor holds (:func:`tounum.classify.features.descriptor`).
+    ``inputs`` names what each descriptor holds (:func:`tounum.classify.features.descriptor`);
+    ``top_shape`` is the shape of the "top" activation when it is one of them.
     """
 
     train: Split
     held: np.ndarray
     dev: Split | None
     inputs: tuple[str, ...] = ("pooled",)
+    top_shape: tuple[int, ...] = ()
 
     def rows(self, part: str, views: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows and labels of ``part`` ("fit" or "held"), all views or only the clean one."""
@@ -74,7 +79,7 @@ def split_dirs(data_dir: str | Path) -> tuple[Path, Path | None]:
 
 
 def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone=None,
-            cache: str | Path | None = None, inputs: tuple[str, ...] = INPUTS) -> FeatureData:
+            cache: str | Path | None = None, inputs: tuple[str, ...] = ("pooled", "style")) -> FeatureData:
     """Scan ``data_dir``, compute (or read from the cache) the descriptors of train and dev.
 
     Parameters
@@ -84,7 +89,8 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     backbone : tounum.backbone.Backbone, optional (default: the configured one)
     cache : cache root, default ``cache_dir()/classify``
     inputs : what a descriptor holds: the pooled vector and, by default, the style statistics
-        (dropped when the backbone has no style layers); ``("pooled",)`` for the pooled vector only
+        (dropped when the backbone has no style layers); ``("pooled",)`` for the pooled vector only;
+        ``("top", "style")`` for fine-tuning the top layers (:func:`fit_top`)
 
     Returns
     -------
@@ -131,10 +137,11 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
                       train.paths + [p for p, k in zip(paths, feats.ok) if k])
     dev = split(dev_dir, 0) if dev_dir else None
     held = holdout_split([CLASSES[i] for i in train.y], config.holdout, config.seed)
-    return FeatureData(train, held, dev, inputs)
+    top_shape = tuple(getattr(backbone, "top_shape", ())) if "top" in inputs else ()
+    return FeatureData(train, held, dev, inputs, top_shape)
 
 
-def _scores(head: LinearStack, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def _scores(head: LinearStack | TopStack, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     logits = head.logits(x)
     pred = logits.argmax(axis=1)
     return {"accuracy": float(np.mean(pred == y)), "nll": nll(logits, y),
@@ -164,22 +171,64 @@ def fit_logistic(data: FeatureData, config: ClassifyConfig) -> tuple[LinearStack
     return best[0], best[1]
 
 
+def fit_top(data: FeatureData, config: ClassifyConfig, backbone_model=None,
+            ) -> tuple[dict[str, TopStack], dict[str, list[float]], float]:
+    """The linear head on the pretrained top, then the top layers fine-tuned from it, on ``[top, style]``.
+
+    The pretrained top layers (NumPy) turn each cached ``top`` activation into the backbone's pooled
+    vector; a logistic regression on ``[pooled, style]`` (:func:`fit_logistic`) is the starting head,
+    and :func:`tounum.classify.topblocks.train_top` fine-tunes the top layers and the head together.
+
+    Returns
+    -------
+    ({"logistic_regression": ..., "finetuned_top": ...}, fine-tuning history, the logistic C); both
+    candidates read the same ``[top, style]`` descriptors.
+    """
+    if backbone_model is None:
+        from tounum.backbone.weights import load_efficientnet_lite0
+
+        backbone_model = load_efficientnet_lite0()
+    convs = top_convs(backbone_model)
+
+    def linear_inputs(x: np.ndarray) -> np.ndarray:  # [top, style] -> [pooled, style], in chunks
+        return np.concatenate([TopStack(data.top_shape, convs).descriptor(x[i:i + 256])
+                               for i in range(0, len(x), 256)]) if len(x) else x
+
+    pooled = np.stack([linear_inputs(view) for view in data.train.pooled])
+    dev = Split(linear_inputs(data.dev.clean)[None], data.dev.y, data.dev.paths) if data.dev else None
+    head, c = fit_logistic(FeatureData(Split(pooled, data.train.y, data.train.paths), data.held, dev), config)
+    n_style = data.train.pooled.shape[-1] - int(np.prod(data.top_shape))
+    model = build_top_model(data.top_shape, n_style, head, config, backbone_model)
+    x, y = data.rows("fit")
+    xv, yv = data.rows("held")
+    model, history = train_top(x, y, xv, yv, model, data.top_shape, config)
+    return ({"logistic_regression": TopStack(data.top_shape, convs, head),
+             "finetuned_top": export_top(model, data.top_shape)}, history, c)
+
+
 def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: dict | None = None,
         ) -> tuple[Classifier, dict[str, Any]]:
     """Compare the heads, calibrate the better one and choose the photo threshold.
 
+    With ``config.finetune_top`` (and ``data`` holding ``["top", "style"]``) the candidates are
+    those of :func:`fit_top` instead of the Keras head and the logistic regression.
+
     Returns
     -------
     (classifier, metrics) where metrics holds the comparison, temperature, ECE, threshold, the
-    Keras head's training history and the dev report.
+    Keras head's (or the fine-tuning's) training history and the dev report.
     """
     config = config or ClassifyConfig()
     t0 = time.perf_counter()
-    keras_head, history, _ = fit_keras_head(data, config)
-    logistic_head, c = fit_logistic(data, config)
+    candidates: dict[str, LinearStack | TopStack]
+    if config.finetune_top:
+        candidates, history, c = fit_top(data, config)
+    else:
+        keras_head, history, _ = fit_keras_head(data, config)
+        logistic_head, c = fit_logistic(data, config)
+        candidates = {"keras_head": keras_head, "logistic_regression": logistic_head}
     xv, yv = data.rows("held")
     xf, yf = data.rows("fit")
-    candidates = {"keras_head": keras_head, "logistic_regression": logistic_head}
     comparison = {}
     for name, head in candidates.items():
         comparison[name] = {"train": _scores(head, xf, yf), "held_out": _scores(head, xv, yv)}
@@ -194,7 +243,7 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
     xt, yt = (data.dev.clean, data.dev.y) if data.dev is not None else data.rows("held", views=False)
     threshold = photo_threshold(calibrated_probs(head.logits(xt), temperature)[:, PHOTO], yt == PHOTO,
                                 config.min_photo_recall)
-    info = {"kind": kind, "logistic_c": c if kind == "logistic_regression" else None,
+    info = {"kind": kind, "logistic_c": c if kind != "keras_head" else None,
             "backbone": backbone_info or {}, "inputs": list(data.inputs), "config": dataclasses.asdict(config)}
     clf = Classifier(head, temperature, threshold, info)
 
@@ -239,10 +288,11 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     config = config or ClassifyConfig()
     backbone = load_backbone()
     t0 = time.perf_counter()
-    data = extract(data_dir, config, backbone)
+    inputs = ("top", "style") if config.finetune_top else ("pooled", "style")
+    data = extract(data_dir, config, backbone, inputs=inputs)
     t1 = time.perf_counter()
     clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
-                                     "style_layers": list(backbone.style_layers)})
+                                     "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer})
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
                       "train_counts": {c: int(n) for c, n in pd.Series([CLASSES[i] for i in data.train.y]).value_counts().items()},
@@ -332,11 +382,22 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
               " held-out part of train, not on dev, where the best four come within a few images of each"
               " other: `benchmarks/classify_style_layers.py`)"
               if "style" in result.get("inputs", []) else "its pooled vector")
+    if "top" in result.get("inputs", []):
+        summary = (f"The last block (block15) and head conv of the backbone `{result['backbone'].get('name', '')}`,"
+                   " fine-tuned (from the pretrained weights) together with a linear head on their pooled vector"
+                   " and the style statistics, the mean and standard deviation of each channel of"
+                   f" {layers}; they run on the activation `{result['backbone'].get('top_layer')}` that the"
+                   " backbone pass computes anyway, so the backbone runs once. Candidates: the logistic"
+                   " regression on the pretrained top (the linear head) and the top fine-tuned from it, early"
+                   f" stopping on the held-out loss. {result['kept'].replace('_', ' ').capitalize()} kept"
+                   " (see the comparison below)")
+    else:
+        summary = (f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
+                   f" `{result['backbone'].get('name', '')}`: {inputs}. {result['kept'].replace('_', ' ').capitalize()}"
+                   " kept (see the comparison below)")
     lines = [
         "# Document-type classifier (photo, painting, sketch, schematic, text)", "",
-        f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
-        f" `{result['backbone'].get('name', '')}`: {inputs}. {result['kept'].replace('_', ' ').capitalize()}"
-        " kept (see the comparison below), temperature-scaled probabilities and a recall-first photo"
+        f"{summary}, temperature-scaled probabilities and a recall-first photo"
         " threshold. Written by the training command; do not edit.", "",
         "## Data", "",
         f"- Train: `{result['data']['train_dir']}` ({result['n_train_images']} images fitted,"
