@@ -14,6 +14,7 @@ the top layers from them in a small Keras model and runs the head in NumPy.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ from tounum.config import ClassifyConfig
 
 # The fine-tuned layers, named as in tounum.backbone.efficientnet_lite (weights are copied by name).
 TOP_CONVS = ("block15_expand", "block15_depthwise", "block15_project", "head")
+
+log = logging.getLogger(__name__)
 
 
 def _top_layers(top):
@@ -107,8 +110,11 @@ def train_top(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
     keras.utils.set_random_seed(config.seed)
     model.compile(optimizer=keras.optimizers.Adam(config.finetune_learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    callbacks = [keras.callbacks.EarlyStopping(patience=config.finetune_patience, restore_best_weights=True)] \
-        if config.finetune_patience else []
+    callbacks = [keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: log.info("top epoch %d: %s", epoch + 1,
+                                                  {k: round(float(v), 4) for k, v in logs.items()}))]
+    if config.finetune_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=config.finetune_patience, restore_best_weights=True))
     history = model.fit(split_descriptor(x, top_shape), y,
                         validation_data=(split_descriptor(x_val, top_shape), y_val),
                         epochs=config.finetune_epochs, batch_size=config.batch_size, callbacks=callbacks,
