@@ -89,29 +89,43 @@ def degrade_randomly(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return jpeg_compress(add_gaussian_noise(clean, rng.uniform(0, 5), seed=rng), int(rng.integers(10, 91)))
 
 
-def train(config: TrainConfig) -> Path:
-    """Train (resuming from the last epoch's weights) until the time or epoch budget ends."""
+def compiled_model(config: TrainConfig):
+    """The network and its optimizer, resumed from ``config.out`` if a run saved an epoch there.
+
+    Returns ``(model, epoch)``: the compiled Keras model and the number of epochs already done.
+    """
     import keras
 
     from tounum.enhance.restorer import RestorerSpec, build_restorer
 
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     weights, state_file = out / "restorer.weights.h5", out / "state.json"
-    patches = extract_patches(config)
     model = build_restorer(RestorerSpec(width=config.width, depth=config.depth,
                                         precision=config.precision))
-    epoch = 0
-    if weights.is_file() and state_file.is_file():
-        model.load_weights(weights)
-        epoch = json.loads(state_file.read_text())["epoch"]
-        log.info("resuming after epoch %d", epoch)
     steps = config.samples_per_epoch // config.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps,
                                                      alpha=0.05)
     optimizer = keras.optimizers.Adam(schedule)
-    optimizer.iterations.assign(epoch * steps)
     model.compile(optimizer=optimizer, loss="mean_squared_error")
+    epoch = 0
+    if weights.is_file() and state_file.is_file():
+        # Built first, the optimizer gets its saved moments back too: a fresh Adam state at a
+        # high learning rate threw a resumed run back (model card).
+        optimizer.build(model.trainable_variables)
+        model.load_weights(weights)
+        epoch = json.loads(state_file.read_text())["epoch"]
+        log.info("resuming after epoch %d", epoch)
+    optimizer.iterations.assign(epoch * steps)  # the schedule's position, whatever --epochs is now
+    return model, epoch
+
+
+def train(config: TrainConfig) -> Path:
+    """Train (resuming from the last epoch's weights) until the time or epoch budget ends."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights, state_file = out / "restorer.weights.h5", out / "state.json"
+    patches = extract_patches(config)
+    model, epoch = compiled_model(config)
     rng = np.random.default_rng(config.seed + epoch)
     start = time.monotonic()
     history = []
