@@ -121,8 +121,9 @@ def make_steps(model, optimizer, config: TrainConfig):
     """Compiled train and loss steps for the TensorFlow backend (teacher forcing).
 
     ``train_step(features, tokens, weights)`` weights each caption's loss (ones for plain
-    training, advantages for self-critical training, which drops label smoothing and the
-    attention term: its loss is the policy gradient alone).
+    training, advantages for self-critical training, which drops label smoothing, the
+    attention term and dropout: its loss is the policy gradient alone, of the very model, in
+    inference mode, that sampled the captions).
     """
     import keras
     import tensorflow as tf
@@ -134,6 +135,7 @@ def make_steps(model, optimizer, config: TrainConfig):
 
     smoothing, attention_reg = ((0.0, 0.0) if config.self_critical
                                 else (config.label_smoothing, config.attention_reg))
+    dropout = not config.self_critical
 
     def losses(features, tokens, training, weights=None):
         logits, alphas = model((features, tokens[:, :-1]), training=training)
@@ -143,7 +145,7 @@ def make_steps(model, optimizer, config: TrainConfig):
     @tf.function
     def train_step(features, tokens, weights):
         with tf.GradientTape() as tape:
-            total, cross_entropy = losses(features, tokens, True, weights)
+            total, cross_entropy = losses(features, tokens, dropout, weights)
         grads = tape.gradient(total, model.trainable_variables)
         grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
