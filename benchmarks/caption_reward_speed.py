@@ -1,11 +1,11 @@
-"""Speed of the self-critical reward: tounum's CIDEr-D against pycocoevalcap's CIDEr scorer.
+"""Speed of the self-critical reward: tounum's CIDEr-D against pycocoevalcap's CIDEr(-D) scorer.
 
     .venv/bin/python benchmarks/caption_reward_speed.py [--n 30000]
 
 Scores ``n`` captions (training captions of other images, as a stand-in for samples) against the
 references of Flickr8k train images, as one SCST epoch over the 6,000 images with 5 samples does.
-pycocoevalcap's CIDEr (not -D, document frequencies of the scored set) is timed on the same pairs
-for comparison; it rebuilds every reference vector on each call. Prints one JSON object. The CPU is
+pycocoevalcap's "CIDEr" (the same CIDEr-D formula, but document frequencies of the scored set) is
+timed on the same pairs for comparison; it rebuilds every reference vector on each call. Prints one JSON object. The CPU is
 shared with other jobs: figures are a floor.
 """
 

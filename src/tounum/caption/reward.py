@@ -3,7 +3,8 @@
 CIDEr-D (Vedantam et al. 2015, the variant the COCO server reports as "CIDEr-D") with the document
 frequencies of the training references, as SCST implementations use it: TF-IDF vectors of the
 1..4-grams, the candidate's counts clipped at the reference's, a Gaussian penalty on the length
-difference (sigma 6), mean cosine over the references and n-gram orders, times 10. The references
+difference (sigma 6), mean cosine over the references and n-gram orders, times 10 (the formula of
+pycocoevalcap's "CIDEr" scorer, which is CIDEr-D; tested equal). The references
 of every image are turned into vectors once, so that scoring the many samples of a training epoch
 only builds the candidates' vectors.
 """
