@@ -51,7 +51,7 @@ def test_keras_copy_starts_as_the_backbone_and_exports_to_the_same_function(back
     model, top, pooled = backbone
     style = np.random.default_rng(1).normal(size=(4, N_STYLE)).astype(np.float32)
     head = _head(pooled.shape[1] + N_STYLE)
-    copy = build_top_model(top.shape[1:], N_STYLE, head, ClassifyConfig(), model)
+    copy = build_top_model(TopStack(top.shape[1:], top_convs(model), head), N_STYLE, ClassifyConfig())
     expected = head.logits(np.c_[pooled, style])
     np.testing.assert_allclose(np.asarray(copy([top, style], training=False)), expected, rtol=1e-3, atol=1e-3)
     stack = export_top(copy, top.shape[1:])

@@ -47,32 +47,30 @@ def _set_top_weights(model: Any, convs: dict[str, list[np.ndarray]]) -> None:
         model.get_layer(f"{name}_conv").set_weights(convs[name])
 
 
-def build_top_model(top_shape: tuple[int, int, int], n_style: int, head: LinearStack,
-                    config: ClassifyConfig, backbone_model: Any) -> Any:
-    """The Keras model ``[top, style] -> logits``, initialised from the backbone and a linear head.
+def build_top_model(start: TopStack, n_style: int, config: ClassifyConfig) -> Any:
+    """The Keras model ``[top, style] -> logits``, initialised from ``start``.
 
     Parameters
     ----------
-    top_shape : the backbone's activation at the top block's input, (7, 7, 192)
+    start : TopStack
+        The top layers' weights (the backbone's own: :func:`top_convs`) and one dense layer on
+        ``[pooled, style]`` (e.g. :func:`tounum.classify.model.train_logistic`), whose
+        standardisation becomes a fixed layer and whose weights the dense layer's start.
     n_style : width of the style statistics
-    head : LinearStack
-        One dense layer on ``[pooled, style]`` (e.g. :func:`tounum.classify.model.train_logistic`):
-        its standardisation becomes a fixed layer and its weights the dense layer's start.
     config : ClassifyConfig
         ``dropout`` and ``weight_decay`` (L2 on the dense kernel).
-    backbone_model : keras.Model
-        EfficientNet-Lite0 without batch norm (:func:`tounum.backbone.weights.load_efficientnet_lite0`).
 
     Example
     -------
-    >>> model = build_top_model((7, 7, 192), 960, head, ClassifyConfig(), backbone)  # doctest: +SKIP
-    >>> model.output.shape  # doctest: +SKIP
+    >>> start = TopStack((7, 7, 192), top_convs(load_efficientnet_lite0()), head)  # doctest: +SKIP
+    >>> build_top_model(start, 960, ClassifyConfig()).output.shape  # doctest: +SKIP
     (None, 5)
     """
     import keras
     from keras import layers
 
-    top = keras.Input(top_shape, name="top")
+    head = start.head
+    top = keras.Input(start.top_shape, name="top")
     style = keras.Input((n_style,), name="style")
     x = layers.Concatenate(name="descriptor")([_top_layers(top), style])
     x = layers.Normalization(mean=head.mean, variance=head.scale**2, name="standardise")(x)
@@ -80,7 +78,7 @@ def build_top_model(top_shape: tuple[int, int, int], n_style: int, head: LinearS
     l2 = keras.regularizers.L2(config.weight_decay) if config.weight_decay else None
     logits = layers.Dense(len(CLASSES), kernel_regularizer=l2, name="logits")(x)
     model = keras.Model([top, style], logits, name="doctype_top")
-    _set_top_weights(model, top_convs(backbone_model))
+    _set_top_weights(model, start.convs)
     model.get_layer("logits").set_weights([head.weights[0], head.biases[0]])
     return model
 

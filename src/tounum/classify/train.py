@@ -171,39 +171,50 @@ def fit_logistic(data: FeatureData, config: ClassifyConfig) -> tuple[LinearStack
     return best[0], best[1]
 
 
+def linear_top(data: FeatureData, config: ClassifyConfig, backbone_model=None) -> tuple[TopStack, float]:
+    """The logistic regression on the pretrained top's pooled vector and the style statistics.
+
+    The backbone's own top layers turn each cached ``top`` activation back into its pooled vector,
+    and :func:`fit_logistic` fits the head on ``[pooled, style]``: the linear head, as a
+    :class:`TopStack` that reads ``[top, style]`` descriptors.
+
+    Returns
+    -------
+    (TopStack with the backbone's top layers, the logistic C chosen on the held-out part)
+    """
+    if backbone_model is None:
+        from tounum.backbone.weights import load_efficientnet_lite0
+
+        backbone_model = load_efficientnet_lite0()
+    pretrained = TopStack(data.top_shape, top_convs(backbone_model))
+    pooled = np.stack([pretrained.descriptor(view) for view in data.train.pooled])
+    dev = Split(pretrained.descriptor(data.dev.clean)[None], data.dev.y, data.dev.paths) if data.dev else None
+    head, c = fit_logistic(FeatureData(Split(pooled, data.train.y, data.train.paths), data.held, dev), config)
+    return dataclasses.replace(pretrained, head=head), c
+
+
+def finetune_top(data: FeatureData, start: TopStack, config: ClassifyConfig,
+                 ) -> tuple[TopStack, dict[str, list[float]]]:
+    """The top layers and the head fine-tuned together from ``start`` (:func:`linear_top`) on all views."""
+    n_style = data.train.pooled.shape[-1] - int(np.prod(data.top_shape))
+    x, y = data.rows("fit")
+    xv, yv = data.rows("held")
+    model, history = train_top(x, y, xv, yv, build_top_model(start, n_style, config), data.top_shape, config)
+    return export_top(model, data.top_shape), history
+
+
 def fit_top(data: FeatureData, config: ClassifyConfig, backbone_model=None,
             ) -> tuple[dict[str, TopStack], dict[str, list[float]], float]:
     """The linear head on the pretrained top, then the top layers fine-tuned from it, on ``[top, style]``.
-
-    The pretrained top layers (NumPy) turn each cached ``top`` activation into the backbone's pooled
-    vector; a logistic regression on ``[pooled, style]`` (:func:`fit_logistic`) is the starting head,
-    and :func:`tounum.classify.topblocks.train_top` fine-tunes the top layers and the head together.
 
     Returns
     -------
     ({"logistic_regression": ..., "finetuned_top": ...}, fine-tuning history, the logistic C); both
     candidates read the same ``[top, style]`` descriptors.
     """
-    if backbone_model is None:
-        from tounum.backbone.weights import load_efficientnet_lite0
-
-        backbone_model = load_efficientnet_lite0()
-    convs = top_convs(backbone_model)
-
-    def linear_inputs(x: np.ndarray) -> np.ndarray:  # [top, style] -> [pooled, style], in chunks
-        return np.concatenate([TopStack(data.top_shape, convs).descriptor(x[i:i + 256])
-                               for i in range(0, len(x), 256)]) if len(x) else x
-
-    pooled = np.stack([linear_inputs(view) for view in data.train.pooled])
-    dev = Split(linear_inputs(data.dev.clean)[None], data.dev.y, data.dev.paths) if data.dev else None
-    head, c = fit_logistic(FeatureData(Split(pooled, data.train.y, data.train.paths), data.held, dev), config)
-    n_style = data.train.pooled.shape[-1] - int(np.prod(data.top_shape))
-    model = build_top_model(data.top_shape, n_style, head, config, backbone_model)
-    x, y = data.rows("fit")
-    xv, yv = data.rows("held")
-    model, history = train_top(x, y, xv, yv, model, data.top_shape, config)
-    return ({"logistic_regression": TopStack(data.top_shape, convs, head),
-             "finetuned_top": export_top(model, data.top_shape)}, history, c)
+    linear, c = linear_top(data, config, backbone_model)
+    tuned, history = finetune_top(data, linear, config)
+    return {"logistic_regression": linear, "finetuned_top": tuned}, history, c
 
 
 def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: dict | None = None,
@@ -238,11 +249,7 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
     head = candidates[kind]
     log.info("kept %s (held-out accuracy %.4f)", kind, comparison[kind]["held_out"]["accuracy"])
 
-    temperature = fit_temperature(head.logits(xv), yv)
-    # the threshold is chosen on dev (clean images) as the brief says; without dev, on the held-out part
-    xt, yt = (data.dev.clean, data.dev.y) if data.dev is not None else data.rows("held", views=False)
-    threshold = photo_threshold(calibrated_probs(head.logits(xt), temperature)[:, PHOTO], yt == PHOTO,
-                                config.min_photo_recall)
+    temperature, threshold = decisions(head, data, config)
     info = {"kind": kind, "logistic_c": c if kind != "keras_head" else None,
             "backbone": backbone_info or {}, "inputs": list(data.inputs), "config": dataclasses.asdict(config)}
     clf = Classifier(head, temperature, threshold, info)
@@ -264,6 +271,19 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
         argmax = clf.logits(data.dev.clean).argmax(axis=1) == PHOTO
         result["dev_photo_vs_rest_argmax"] = metrics.binary(data.dev.y == PHOTO, argmax)
     return clf, result
+
+
+def decisions(head: LinearStack | TopStack, data: FeatureData, config: ClassifyConfig) -> tuple[float, float]:
+    """Temperature (fitted on the held-out part of train) and the recall-first photo threshold.
+
+    The threshold is chosen on dev (clean images) as the brief says; without dev, on the held-out part.
+    """
+    xv, yv = data.rows("held")
+    temperature = fit_temperature(head.logits(xv), yv)
+    xt, yt = (data.dev.clean, data.dev.y) if data.dev is not None else data.rows("held", views=False)
+    threshold = photo_threshold(calibrated_probs(head.logits(xt), temperature)[:, PHOTO], yt == PHOTO,
+                                config.min_photo_recall)
+    return temperature, threshold
 
 
 def calibration(clf: Classifier, x: np.ndarray, y: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,92 @@
+"""Fine-tuning the backbone's top layers (block15 + head conv) against the linear head, per learning rate.
+
+The linear head is the logistic regression on the pretrained top's pooled vector and the style
+statistics (what ships); each learning rate fine-tunes the top layers and the head together from
+it (``tounum.classify.train.finetune_top``), early stopping on the held-out part of train. The
+held-out part (all views) decides; dev columns, clean and degraded (temperature from the held-out
+part, photo threshold from clean dev, as the training command does), are for information.
+
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_finetune.py --lr 1e-4 3e-5 1e-5 \\
+        --json-out /tmp/cls-finetune.json > /tmp/cls-finetune.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from tounum.backbone import load_backbone
+from tounum.classify import metrics
+from tounum.classify.classifier import PHOTO, Classifier
+from tounum.classify.data import CLASSES, scan_tree
+from tounum.classify.features import pooled_views
+from tounum.classify.train import _scores, decisions, extract, finetune_top, linear_top, split_dirs
+from tounum.config import ClassifyConfig, cache_dir
+from shared_data import SHARED_DATA
+
+CONDITIONS = ("clean", "grey", "halftone")
+
+
+def dev_conditions(dev_dir: Path, backbone) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``[top, style]`` descriptors and labels of the dev images, clean and under each degradation."""
+    table = scan_tree(dev_dir).labelled
+    out = {}
+    for name in CONDITIONS:
+        feats = pooled_views(table["path"], backbone, degrade=None if name == "clean" else name,
+                             cache=cache_dir() / "classify", inputs=("top", "style"))
+        y = np.array([CLASSES.index(c) for c in table["label"]])
+        out[name] = feats.pooled[0][feats.ok], y[feats.ok]
+    return out
+
+
+def row(name: str, head, data, dev: dict, config: ClassifyConfig, epochs: int | None) -> dict:
+    xv, yv = data.rows("held")
+    held = _scores(head, xv, yv)
+    clf = Classifier(head, *decisions(head, data, config), {})
+    result = {"setting": name, "epochs": epochs, "holdout_accuracy": held["accuracy"], "holdout_nll": held["nll"]}
+    for condition, (x, y) in dev.items():
+        pred = clf.predict(x)
+        report = metrics.report([CLASSES[i] for i in y], pred.doc_type, pred.is_photo)
+        result[f"{condition}_macro_f1"] = report["macro_f1"]
+        result[f"{condition}_photo_vs_rest"] = report["photo_vs_rest"]["accuracy"]
+        result[f"{condition}_photo_vs_rest_argmax"] = metrics.binary(y == PHOTO, pred.probs.argmax(1) == PHOTO)["accuracy"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype"))
+    parser.add_argument("--extra-photos", default=str(SHARED_DATA / "captions/flickr8k/images"))
+    parser.add_argument("--lr", type=float, nargs="+", default=[1e-4, 3e-5, 1e-5], help="fine-tuning learning rates")
+    parser.add_argument("--epochs", type=int, default=12, help="at most this many epochs per rate")
+    parser.add_argument("--json-out", help="also write the rows as JSON here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = ClassifyConfig(extra_photos=args.extra_photos, finetune_top=True, finetune_epochs=args.epochs)
+    backbone = load_backbone()
+    data = extract(args.data, config, backbone, inputs=("top", "style"))
+    dev = dev_conditions(split_dirs(args.data)[1], backbone)
+    linear, c = linear_top(data, config)
+    rows = [row(f"linear head (logistic regression, C={c:g})", linear, data, dev, config, None)]
+    for lr in args.lr:
+        tuned, history = finetune_top(data, linear, dataclasses.replace(config, finetune_learning_rate=lr))
+        best = int(np.argmin(history["val_loss"])) + 1
+        rows.append(row(f"fine-tuned, learning rate {lr:g}", tuned, data, dev, config, best))
+        print(json.dumps(rows[-1]), flush=True)
+    columns = list(rows[0])[1:]
+    print("| setting | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for r in rows:
+        cells = ["" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in columns]
+        print(f"| {r['setting']} | " + " | ".join(cells) + " |")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
