@@ -21,12 +21,8 @@ import time
 import numpy as np
 
 from tounum.enhance.restorer import RestorerSpec, build_restorer, native_bfloat16
+from enhance_restorer_size import SIZES
 
-SIZES = {  # name: (width, hidden layers between head and tail)
-    "shipped (7 layers x 32)": (32, 5),
-    "10 layers x 48": (48, 8),
-    "CDnCNN size (17 layers x 64)": (64, 15),
-}
 EPOCH_PATCHES = 128 * 3000  # CDnCNN-B's patches per epoch
 
 
