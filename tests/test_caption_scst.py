@@ -76,6 +76,22 @@ def test_weighted_loss_is_the_policy_gradient_loss():
     assert float(ones) == pytest.approx(float(plain), rel=1e-6)
 
 
+def test_excluded_words_are_ruled_out_of_the_loss_softmax():
+    """The sampler never draws <pad>/<start>/<unk>; the policy-gradient softmax must not hold them
+    either, or pushing bad samples down moves their probability there (the collapse it caused)."""
+    rng = np.random.default_rng(2)
+    targets = np.array([[5, 6, 2], [7, 2, 0]], np.int32)
+    logits = rng.standard_normal((2, 3, 10)).astype(np.float32)
+    alphas = np.full((2, 3, 49), 1 / 49, np.float32)
+    kept = np.setdiff1d(np.arange(10), [0, 1, 3])
+    logp = np.full_like(logits, -np.inf)
+    logp[..., kept] = logits[..., kept] - np.log(np.exp(logits[..., kept]).sum(-1, keepdims=True))
+    weights = np.array([2.0, -1.0], np.float32)
+    expected = -(2.0 * (logp[0, 0, 5] + logp[0, 1, 6] + logp[0, 2, 2]) - (logp[1, 0, 7] + logp[1, 1, 2])) / 5
+    got = caption_loss(targets, logits, alphas, attention_reg=0.0, weights=weights, excluded=(0, 1, 3))[1]
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+
+
 def test_sampled_tokens_keep_end_only_when_emitted():
     vocab = Vocabulary(("<pad>", "<start>", "<end>", "<unk>", "a", "b"))
     hyps = [Hypothesis("a", [4], 0.0, None), Hypothesis("a b a", [4, 5, 4], 0.0, None)]

@@ -42,10 +42,15 @@ def compiled_step(model):
     return step
 
 
+def suppressed_ids(vocab: Vocabulary) -> tuple[int, ...]:
+    """Ids never emitted by any decoder: <pad>, <start> and <unk> (a caption never says "<unk>")."""
+    return vocab.pad_id, vocab.start_id, vocab.unk_id
+
+
 def _log_softmax(logits, vocab: Vocabulary) -> np.ndarray:
-    """Log-probabilities with <pad>, <start> and <unk> ruled out: a caption never says "<unk>"."""
+    """Log-probabilities with the :func:`suppressed_ids` ruled out."""
     logp = np.asarray(ops.log_softmax(logits, axis=-1), dtype=np.float64)
-    logp[:, [vocab.pad_id, vocab.start_id, vocab.unk_id]] = -np.inf
+    logp[:, list(suppressed_ids(vocab))] = -np.inf
     return logp
 
 

@@ -125,17 +125,22 @@ class Ensemble:
         return mean_log_prob, ops.concatenate(new_states, -1), ops.mean(ops.stack(alphas), axis=0)
 
 
-def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=1.0, weights=None):
+def caption_loss(targets, logits, alphas, *, label_smoothing=0.0, attention_reg=1.0, weights=None,
+                 excluded=()):
     """Masked cross-entropy (padding id 0 ignored), optional label smoothing, plus
     ``attention_reg * mean_positions (1 - sum_t alpha_t)^2`` (doubly stochastic attention).
 
     ``weights`` (N,) scale each caption's tokens: with sampled captions as targets and their
     advantages as weights, the cross-entropy is the self-critical policy-gradient loss
-    ``-sum (r - b) log p(caption) / tokens``.
+    ``-sum (r - b) log p(caption) / tokens``. ``excluded`` word ids are ruled out of the softmax,
+    as the decoders rule them out: without that, pushing down the probability of bad samples lets
+    the mass leak into words that are never sampled (<unk>...) and the model collapses.
 
     Returns ``(total, cross_entropy)``; both scalars.
     """
     mask = ops.cast(ops.not_equal(targets, 0), logits.dtype)
+    if excluded:
+        logits = logits - 1e9 * ops.sum(ops.one_hot(list(excluded), ops.shape(logits)[-1], dtype=logits.dtype), 0)
     log_probs = ops.log_softmax(logits, axis=-1)
     nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1)
     smooth = -ops.mean(log_probs, axis=-1)

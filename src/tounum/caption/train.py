@@ -117,13 +117,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_steps(model, optimizer, config: TrainConfig):
+def make_steps(model, optimizer, config: TrainConfig, excluded: tuple[int, ...] = ()):
     """Compiled train and loss steps for the TensorFlow backend (teacher forcing).
 
     ``train_step(features, tokens, weights)`` weights each caption's loss (ones for plain
     training, advantages for self-critical training, which drops label smoothing, the
     attention term and dropout: its loss is the policy gradient alone, of the very model, in
-    inference mode, that sampled the captions).
+    inference mode, that sampled the captions, over the words the sampler can draw: ``excluded``
+    ids are ruled out of its softmax; not of ``loss_step``'s, whose references may hold <unk>).
     """
     import keras
     import tensorflow as tf
@@ -137,15 +138,15 @@ def make_steps(model, optimizer, config: TrainConfig):
                                 else (config.label_smoothing, config.attention_reg))
     dropout = not config.self_critical
 
-    def losses(features, tokens, training, weights=None):
+    def losses(features, tokens, training, weights=None, excluded=()):
         logits, alphas = model((features, tokens[:, :-1]), training=training)
         return caption_loss(tokens[:, 1:], logits, alphas, label_smoothing=smoothing,
-                            attention_reg=attention_reg, weights=weights)
+                            attention_reg=attention_reg, weights=weights, excluded=excluded)
 
     @tf.function
     def train_step(features, tokens, weights):
         with tf.GradientTape() as tape:
-            total, cross_entropy = losses(features, tokens, dropout, weights)
+            total, cross_entropy = losses(features, tokens, dropout, weights, excluded)
         grads = tape.gradient(total, model.trainable_variables)
         grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -390,7 +391,10 @@ def train(train_data: tuple, dev_data: tuple, out_dir: str | Path, config: Train
     train_set.views = tuple((grid, rows, flatten(grid, rows, refs, vocab, config.max_words).tokens)
                             for grid, rows, refs in views)
     dev_set = flatten(*dev_data, vocab, config.max_words)
-    train_step, loss_step = make_steps(model, optimizer, config)
+    from tounum.caption.decode import suppressed_ids
+
+    train_step, loss_step = make_steps(model, optimizer, config,
+                                       suppressed_ids(vocab) if config.self_critical else ())
     best_key = "best_cider" if config.self_critical else "best_bleu4"
     if config.self_critical:
         from tounum.caption.reward import CiderD
