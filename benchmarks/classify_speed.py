@@ -4,9 +4,12 @@ Two figures on N dev images (after a warm-up batch): from decoded arrays (backbo
 from files (read + backbone + head), at the backbone's default batch size. Target: 80 images/s.
 The machine is shared: run it when it is quiet, and read the load average printed with it.
 ``--style-overhead`` also times the backbone with and without its style statistics, alternately
-(three rounds each), to show what they cost.
+(three rounds each), to show what they cost; ``--against MODEL_DIR`` times that classifier and the
+one measured, alternately from arrays (three rounds each), so that a shared machine's load falls
+on both alike (e.g. a ``--finetune-top`` model, whose top layers run after the backbone).
 
     .venv/bin/python benchmarks/classify_speed.py --n 256 --style-overhead
+    .venv/bin/python benchmarks/classify_speed.py --n 256 --against /tmp/cls-ft-model
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def main() -> None:
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     parser.add_argument("--style-overhead", action="store_true",
                         help="also time backbone features with and without the style statistics")
+    parser.add_argument("--against", metavar="MODEL_DIR", help="also time this classifier, alternately")
     args = parser.parse_args()
     table = scan_tree(args.data).table
     paths = list(table["path"].sample(frac=1.0, random_state=0)[: args.n])
@@ -59,6 +63,17 @@ def main() -> None:
                 b.features(images)
                 rounds[name].append(round(len(images) / (time.perf_counter() - t0), 1))
         result["backbone_images_per_s"] = rounds
+    if args.against:
+        other = load_classifier(args.against)
+        other.classify_images(images[:32], backbone)
+        rounds = {"model": [], "against": []}
+        for _ in range(3):
+            for name, c in (("against", other), ("model", clf)):
+                t0 = time.perf_counter()
+                c.classify_images(images, backbone)
+                rounds[name].append(round(len(images) / (time.perf_counter() - t0), 1))
+        result["classify_images_per_s"] = rounds
+    if args.style_overhead or args.against:
         result["load_average_after"] = os.getloadavg()
     print(json.dumps(result))
 

@@ -127,7 +127,7 @@ class TopStack:
     ``convs`` maps each name of :data:`TOP_CONVS` to its ``[kernel, bias]`` (:func:`top_convs`); with
     the backbone's own weights, :meth:`descriptor` gives its pooled vector and the style statistics.
     The top layers run in a small Keras model built on first use (TensorFlow's fused depthwise and
-    1x1 convolutions are several times faster than NumPy's); the head is NumPy. ``head`` may be None
+    1x1 convolutions are faster than NumPy's); the head is NumPy. ``head`` may be None
     for :meth:`descriptor` alone.
     """
 
