@@ -3,11 +3,13 @@
 The linear head is the logistic regression on the pretrained top's pooled vector and the style
 statistics (what ships); each learning rate fine-tunes the top layers and the head together from
 it (``tounum.classify.train.finetune_top``), early stopping on the held-out part of train. The
-held-out part (all views) decides; dev columns, clean and degraded (temperature from the held-out
-part, photo threshold from clean dev, as the training command does), are for information.
+held-out part (all views) decides; dev columns, clean and under each degradation of the robustness
+table (temperature from the held-out part, photo threshold from clean dev, as the training command
+does), are for information. ``--save-dir`` writes each fine-tuned model as a model folder, which
+``classify_robustness.py --model`` and ``classify_speed.py --against`` read.
 
     nohup nice -n 5 .venv/bin/python benchmarks/classify_finetune.py --lr 1e-4 3e-5 1e-5 \\
-        --json-out /tmp/cls-finetune.json > /tmp/cls-finetune.log 2>&1 &
+        --save-dir /tmp/cls-finetune --json-out /tmp/cls-finetune.json > /tmp/cls-finetune.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from tounum.backbone import load_backbone
 from tounum.classify import metrics
+from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.classifier import PHOTO, Classifier
 from tounum.classify.data import CLASSES, scan_tree
 from tounum.classify.features import pooled_views
@@ -29,7 +32,7 @@ from tounum.classify.train import _scores, decisions, extract, finetune_top, lin
 from tounum.config import ClassifyConfig, cache_dir
 from shared_data import SHARED_DATA
 
-CONDITIONS = ("clean", "grey", "halftone")
+CONDITIONS = ("clean", *DEGRADATIONS)
 
 
 def dev_conditions(dev_dir: Path, backbone) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -44,10 +47,9 @@ def dev_conditions(dev_dir: Path, backbone) -> dict[str, tuple[np.ndarray, np.nd
     return out
 
 
-def row(name: str, head, data, dev: dict, config: ClassifyConfig, epochs: int | None) -> dict:
+def row(name: str, clf: Classifier, data, dev: dict, epochs: int | None) -> dict:
     xv, yv = data.rows("held")
-    held = _scores(head, xv, yv)
-    clf = Classifier(head, *decisions(head, data, config), {})
+    held = _scores(clf.head, xv, yv)
     result = {"setting": name, "epochs": epochs, "holdout_accuracy": held["accuracy"], "holdout_nll": held["nll"]}
     for condition, (x, y) in dev.items():
         pred = clf.predict(x)
@@ -65,24 +67,33 @@ def main() -> None:
     parser.add_argument("--lr", type=float, nargs="+", default=[1e-4, 3e-5, 1e-5], help="fine-tuning learning rates")
     parser.add_argument("--epochs", type=int, default=12, help="at most this many epochs per rate")
     parser.add_argument("--json-out", help="also write the rows as JSON here")
+    parser.add_argument("--save-dir", help="write each fine-tuned model to DIR/lr<rate>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     config = ClassifyConfig(extra_photos=args.extra_photos, finetune_top=True, finetune_epochs=args.epochs)
     backbone = load_backbone()
     data = extract(args.data, config, backbone, inputs=("top", "style"))
     dev = dev_conditions(split_dirs(args.data)[1], backbone)
+    info = {"kind": "finetuned_top", "inputs": ["top", "style"],
+            "backbone": {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
+                         "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer}}
     linear, c = linear_top(data, config)
-    rows = [row(f"linear head (logistic regression, C={c:g})", linear, data, dev, config, None)]
+    rows = [row(f"linear head (logistic regression, C={c:g})",
+                Classifier(linear, *decisions(linear, data, config), info), data, dev, None)]
     for lr in args.lr:
         tuned, history = finetune_top(data, linear, dataclasses.replace(config, finetune_learning_rate=lr))
-        best = int(np.argmin(history["val_loss"])) + 1
-        rows.append(row(f"fine-tuned, learning rate {lr:g}", tuned, data, dev, config, best))
+        clf = Classifier(tuned, *decisions(tuned, data, config), {**info, "finetune_learning_rate": lr})
+        if args.save_dir:
+            clf.save(Path(args.save_dir) / f"lr{lr:g}")
+        rows.append(row(f"fine-tuned, learning rate {lr:g}", clf, data, dev, int(np.argmin(history["val_loss"])) + 1))
         print(json.dumps(rows[-1]), flush=True)
-    columns = list(rows[0])[1:]
-    print("| setting | " + " | ".join(columns) + " |")
-    print("|---|" + "---|" * len(columns))
+    print("| setting | best epoch | held-out accuracy | held-out NLL | clean photo-vs-rest by argmax | "
+          + " | ".join(f"{c}: macro-F1 / photo-vs-rest" for c in CONDITIONS) + " |")
+    print("|---|" + "---|" * (4 + len(CONDITIONS)))
     for r in rows:
-        cells = ["" if r[k] is None else f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in columns]
+        cells = [str(r["epochs"] or ""), f"{100 * r['holdout_accuracy']:.2f}%", f"{r['holdout_nll']:.4f}",
+                 f"{100 * r['clean_photo_vs_rest_argmax']:.2f}%"]
+        cells += [f"{r[f'{c}_macro_f1']:.4f} / {100 * r[f'{c}_photo_vs_rest']:.2f}%" for c in CONDITIONS]
         print(f"| {r['setting']} | " + " | ".join(cells) + " |")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1))
