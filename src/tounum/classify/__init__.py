@@ -14,6 +14,9 @@ For the classification notebook:
 - ``evaluate.predict_tree(folder, classifier)``: one prediction row per image; ``evaluate.errors``.
 - ``plots``: ``training_curves``, ``confusion_matrix``, ``error_gallery``, ``architecture``,
   ``regularisation``, ``reliability``.
+- ``topblocks`` with ``train.fit_top``: the backbone's top layers fine-tuned with the head on cached
+  ``Features.top`` activations (``tounum train classifier --finetune-top``; measured against the
+  linear head in ``benchmarks/classify_finetune.py``, not shipped).
 """
 
 CLASSES = ("photo", "painting", "sketch", "schematic", "text")
