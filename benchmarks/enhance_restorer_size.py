@@ -20,8 +20,8 @@ import numpy as np
 from tounum.enhance.restorer import RestorerSpec, build_restorer, native_bfloat16, restore
 
 SIZES = {  # name: (width, hidden layers between head and tail)
-    "shipped (7 layers x 32)": (32, 5),
-    "10 layers x 48": (48, 8),
+    "7 layers x 32 (shipped until 30 Nov)": (32, 5),
+    "10 layers x 48 (shipped)": (48, 8),
     "CDnCNN size (17 layers x 64)": (64, 15),
 }
 

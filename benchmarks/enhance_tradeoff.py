@@ -88,11 +88,18 @@ def main() -> None:
     parser.add_argument("--set", default="cbsd68", choices=("cbsd68", "flickr8k_dev"),
                         help="flickr8k_dev: the first --limit photos of the Flickr8k dev split "
                              "(to choose policy settings without looking at CBSD68)")
+    parser.add_argument("--gray", action="store_true",
+                        help="the images' luminance as three equal channels (a grey dev set)")
     args, cache, rows = parse_with_cache(parser, "/tmp/enhance_tradeoff.jsonl")
+    if args.gray:
+        args.set += "_gray"
     if args.markdown:
         print(markdown([r for r in rows if r.get("set", "cbsd68") == args.set]))
         return
-    images = load("cbsd68", args.limit) if args.set == "cbsd68" else flickr_dev(args.limit)
+    images = load("cbsd68", args.limit) if args.set.startswith("cbsd68") else flickr_dev(args.limit)
+    if args.gray:
+        images = [np.repeat(np.rint(img @ [0.299, 0.587, 0.114]).astype(np.uint8)[..., None], 3, axis=2)
+                  for img in images]
     rows = [r for r in rows if r.get("set", "cbsd68") == args.set]
     done = {(r["variant"], r["sigma"], r["n_images"]) for r in rows}
     labels = args.variants.split(";") if args.variants else list(VARIANTS)

@@ -40,7 +40,7 @@ def test_enhance_mirrors_tree_reports_bad_files_and_goes_on(tmp_path, capsys):
     assert status == {"a.png": "ok", "sub/b.jpg": "ok", "sub/broken.png": "error"}
     broken = next(row for row in rows if row[1] == "sub/broken.png")
     assert broken[2].startswith("sub/broken.png: ")
-    assert json.loads(next(row for row in rows if row[1] == "a.png")[2])[0]["op"] == "bilateral"
+    assert json.loads(next(row for row in rows if row[1] == "a.png")[2])[0]["op"] == "restorer"  # colour, sigma 12 >= 10
     assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "sub" / "b.jpg").is_file()
     assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before  # untouched
     cleaned = np.asarray(Image.open(tmp_path / "out" / "a.png"))

@@ -22,16 +22,16 @@ def test_noisy_input_is_denoised_and_the_step_recorded():
     noisy = add_gaussian_noise(clean, 25, seed=13)
     result = enhance(noisy)
     assert psnr(clean, result.pixels) > psnr(clean, noisy) + 4
-    assert [s["op"] for s in result.steps] == ["restorer"]  # colour, sigma >= 20: learned
+    assert [s["op"] for s in result.steps] == ["restorer"]  # colour, sigma >= 10: learned
     assert result.steps[0]["noise_sigma"] == pytest.approx(25, rel=0.1)
 
 
-def test_moderately_noisy_colour_input_goes_to_the_bilateral_filter():
+def test_lightly_noisy_colour_input_goes_to_the_bilateral_filter():
     clean = scene(128, 160, seed=20)
-    noisy = add_gaussian_noise(clean, 12, seed=21)
+    noisy = add_gaussian_noise(clean, 7, seed=21)  # below learned_min_noise (10)
     result = enhance(noisy)
     assert [s["op"] for s in result.steps] == ["bilateral"]
-    assert result.steps[0]["sigma"] == pytest.approx(12, rel=0.1)
+    assert result.steps[0]["sigma"] == pytest.approx(7, rel=0.1)
     assert psnr(clean, result.pixels) > psnr(clean, noisy) + 2
     assert result.quality_after.noise_sigma < result.quality_before.noise_sigma / 2
 

@@ -357,8 +357,8 @@ show(crops(clean, soft, {**outputs, "client kernel": filters.client_laplacian(so
 # `enhance` measures each image (`assess`), then decides which operations to apply, in which
 # order and at which strength, and records the decision in `steps`: below a noise floor it does not
 # denoise, below a blur floor it does not deblur; it picks the denoiser from the measurements (the
-# learned restorer for strongly noisy colour images, where it measured best, a classical filter
-# otherwise), deblurs only when little noise remains, and if the result came out noisier than the
+# learned restorer for colour images with noise sigma 10 or more, where it measured best on dev, a
+# classical filter otherwise), deblurs only when little noise remains, and if the result came out noisier than the
 # input it returns the input. Three guards keep it from harming what it misreads: a denoising that
 # changed the image less than the measured noise explains is undone (fine texture read as noise);
 # pages and line drawings (mostly paper and ink, `Quality.is_line_art`) are judged by the noise of

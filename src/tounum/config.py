@@ -55,9 +55,10 @@ class EnhanceConfig:
     # drawings and pages read 0.2-0.8: train, CBSD68, doctype dev)
     blur_floor: float = 0.85
     denoiser: str = "auto"  # auto: bilateral (colour) / nlm (grey); or nlm, bilateral, wavelet, restorer
-    # auto: colour images at least this noisy go to the learned restorer (+0.7-1 dB over the
-    # bilateral filter at sigma 25-50, about 3x the CPU time); 1000 or more: never.
-    learned_min_noise: float = 20.0
+    # auto: colour images at least this noisy go to the learned restorer (Flickr8k dev: +1.4 /
+    # +1.7 / +1.9 dB over the bilateral filter at sigma 10 / 15 / 25, a tie at 5, 1.4-1.6x
+    # the CPU time); 1000 or more: never.
+    learned_min_noise: float = 10.0
     deblurrer: str = "wiener"  # auto: wiener, richardson_lucy, unsharp or restorer
     # auto: deblur only images whose noise is below this (the spectral blur fit reads a strong
     # noise floor as blur: a sharp train image at noise 5 read 1.6 px)

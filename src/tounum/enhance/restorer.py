@@ -25,10 +25,10 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "restorer" / "rest
 
 @dataclass(frozen=True)
 class RestorerSpec:
-    width: int = 32  # channels of the hidden convolutions
-    depth: int = 5  # hidden 3x3 convolutions between the head and the tail
+    width: int = 48  # channels of the hidden convolutions
+    depth: int = 8  # hidden 3x3 convolutions between the head and the tail
     tile: int = 256  # inference tile (pixels)
-    overlap: int = 16  # context on each side of a tile (>= the receptive field's radius, 7)
+    overlap: int = 16  # context on each side of a tile (>= the receptive field's radius, 10)
     precision: str = "float32"  # or "bfloat16" (convolutions only)
 
 
@@ -84,7 +84,7 @@ def spec_of(weights: str, spec: RestorerSpec = RestorerSpec()) -> RestorerSpec:
     Example
     -------
     >>> spec_of(str(WEIGHTS)).width, spec_of(str(WEIGHTS)).depth
-    (32, 5)
+    (48, 8)
     """
     import h5py
 
@@ -102,7 +102,7 @@ def load_restorer(weights: str = str(WEIGHTS), spec: RestorerSpec = RestorerSpec
     """The shipped restorer, built and loaded once per process."""
     if not Path(weights).is_file():
         raise FileNotFoundError(f"{weights}: restorer weights not found")
-    model = build_restorer(spec)
+    model = build_restorer(spec_of(weights, spec))
     model.load_weights(weights)
     return model
 
@@ -177,7 +177,9 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
     """
     if ensemble not in (1, 2, 4, 8):
         raise ValueError(f"ensemble must be 1, 2, 4 or 8, got {ensemble}")
-    model = load_restorer() if model is None else model
+    if model is None:
+        spec = spec_of(str(WEIGHTS), spec)
+        model = load_restorer(str(WEIGHTS), spec)
     img = np.asarray(pixels)
     gray_in = img.ndim == 2
     rgb = (np.repeat(img[..., None], 3, axis=2) if gray_in else img[..., :3]).astype(np.float32) / 255.0

@@ -39,8 +39,8 @@ class TrainConfig:
     epochs: int = 60  # the cosine schedule's length; --minutes usually stops first
     minutes: float = 60.0
     seed: int = 0
-    width: int = 32  # the network's size (RestorerSpec); the weights file records it
-    depth: int = 5
+    width: int = 48  # the network's size (RestorerSpec); the weights file records it
+    depth: int = 8
     # or "bfloat16": mixed precision, float32 weights; ~3x the steps per second on AMX, but a run
     # resumed in it ended worse than the float32 weights it started from (model card)
     precision: str = "float32"
