@@ -41,8 +41,8 @@ class TrainConfig:
     seed: int = 0
     width: int = 48  # the network's size (RestorerSpec); the weights file records it
     depth: int = 8
-    # or "bfloat16": mixed precision, float32 weights; ~3x the steps per second on AMX, but a run
-    # resumed in it ended worse than the float32 weights it started from (model card)
+    # or "bfloat16": mixed precision, float32 weights; ~3x the steps per second on AMX (the
+    # shipped weights were trained in it)
     precision: str = "float32"
 
 
@@ -159,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hidden layers between the first and the last convolution")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=defaults.precision,
                         help="bfloat16: mixed precision (float32 weights), about 3x faster on "
-                             "AMX CPUs; a resumed bfloat16 run ended worse (see the model card)")
+                             "AMX CPUs")
 
 
 def run(args: argparse.Namespace) -> int:
