@@ -72,3 +72,46 @@ def test_pooled_views_cache_keys_include_the_inputs(tmp_path):
     again = pooled_views(paths, backbone, n_augmented=1, cache=tmp_path / "cache", inputs=("pooled", "style"))
     assert backbone.calls == 2 and np.array_equal(again.pooled, both.pooled)  # read from the cache
     assert len(list((tmp_path / "cache" / "features").iterdir())) == 2
+
+
+class RecordingBackbone(FakeBackbone):
+    """A fake backbone that keeps the images it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def features(self, images):
+        self.seen += [im.copy() for im in images]
+        return super().features(images)
+
+
+def test_descreening_reaches_the_backbone_at_training_and_inference_and_keys_the_cache(tmp_path):
+    from tounum.classify.augment import halftone
+    from tounum.enhance.samples import scene
+
+    clean = scene(160, 192, seed=3)
+    screened = halftone(clean, 5.0, 30.0)
+    paths = [str(tmp_path / "screened.png"), str(tmp_path / "clean.png")]
+    Image.fromarray(screened).save(paths[0])
+    Image.fromarray(clean).save(paths[1])
+    settings = {"min_strength": 30.0, "blur": 0.6}
+
+    backbone = RecordingBackbone()
+    pooled_views(paths, backbone, cache=tmp_path / "cache")
+    pooled_views(paths, backbone, cache=tmp_path / "cache", descreen=settings)
+    assert len(list((tmp_path / "cache" / "features").iterdir())) == 2  # a cache folder each
+    raw, prepared = backbone.seen[:2], backbone.seen[2:]
+    assert np.array_equal(raw[0], screened) and np.array_equal(prepared[1], clean)  # clean: untouched
+    assert np.abs(prepared[0].astype(float) - clean).mean() < 0.5 * np.abs(screened.astype(float) - clean).mean()
+
+    x = np.r_[np.eye(5, 3), np.eye(5, 3)].astype(np.float32)
+    y = np.arange(10) % 5
+    clf = Classifier(train_logistic(x, y), 1.0, 0.5, {"descreen": settings})
+    clf.save(tmp_path / "m")
+    loaded = Classifier.load(tmp_path / "m")
+    assert loaded.descreen == settings
+    backbone.seen = []
+    loaded.classify_images([screened, clean], backbone)  # `tounum classify` and the pipeline: the same images
+    assert all(np.array_equal(a, b) for a, b in zip(backbone.seen, prepared))
+    assert Classifier(clf.head, 1.0, 0.5, {}).prepare([screened])[0] is screened  # older models: none

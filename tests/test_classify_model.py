@@ -77,7 +77,8 @@ def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     dev_pooled, dev_y = separable(100, seed=2)
     held = holdout_split([CLASSES[i] for i in y], 0.2)
     data = FeatureData(Split(pooled, y, [f"{i}.jpg" for i in range(250)]), held,
-                       Split(dev_pooled, dev_y, [f"d{i}.jpg" for i in range(100)]))
+                       Split(dev_pooled, dev_y, [f"d{i}.jpg" for i in range(100)]),
+                       descreen={"min_strength": 30.0, "blur": 0.6})
     clf, result = fit(data, ClassifyConfig(epochs=8, patience=2, batch_size=128, learning_rate=3e-2))
     assert result["kept"] in ("keras_head", "logistic_regression")
     assert result["dev"]["accuracy"] > 0.95 and result["dev"]["photo_vs_rest"]["recall"] >= 0.99
@@ -88,6 +89,7 @@ def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     clf.save(tmp_path / "m")
     again = load_classifier(tmp_path / "m")
     assert isinstance(again, Classifier) and again is load_classifier(tmp_path / "m")
+    assert again.descreen == data.descreen == result["descreen"]  # the model applies what training did
     a, b = clf.predict(dev_pooled[0]), again.predict(dev_pooled[0])
     np.testing.assert_allclose(a.probs, b.probs, rtol=1e-6)
     assert a.probs.shape == (100, 5) and np.allclose(a.probs.sum(1), 1, atol=1e-5)

@@ -3,7 +3,8 @@
 A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`, or when the inputs
 include "top" a :class:`tounum.classify.topblocks.TopStack`), ``config.json`` (classes,
 temperature, photo threshold, backbone name and version, head kind, ``inputs``: the backbone
-outputs the head reads, ``["pooled"]``, ``["pooled", "style"]`` or ``["top", "style"]``) and
+outputs the head reads, ``["pooled"]``, ``["pooled", "style"]`` or ``["top", "style"]``;
+``descreen``: the settings of the descreening applied to images before the backbone, or null) and
 ``metrics.json`` (dev figures, training history) with a ``model_card.md``.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from tounum.classify.calibrate import calibrated_probs
 from tounum.classify.data import CLASSES
-from tounum.classify.features import descriptor
+from tounum.classify.features import descriptor, prepare
 from tounum.classify.model import LinearStack
 from tounum.classify.topblocks import TopStack
 
@@ -50,6 +51,7 @@ class Classifier:
         self.photo_threshold = float(photo_threshold)
         self.info = info
         self.inputs = tuple(info.get("inputs", ("pooled",)))  # models saved before style: pooled only
+        self.descreen: dict[str, float] | None = info.get("descreen")  # models saved before it: none
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Classifier:
@@ -71,6 +73,13 @@ class Classifier:
         info = {**self.info, "classes": list(CLASSES), "temperature": self.temperature,
                 "photo_threshold": self.photo_threshold}
         (model_dir / "config.json").write_text(json.dumps(info, indent=1) + "\n")
+
+    def prepare(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """The images as this classifier's backbone must see them (descreened if it was trained so).
+
+        Whoever computes the features that :meth:`predict` reads calls it first (the pipeline does).
+        """
+        return prepare(images, self.descreen)
 
     def _vectors(self, features) -> np.ndarray:
         if hasattr(features, "pooled"):  # tounum.backbone.Features
@@ -115,7 +124,7 @@ class Classifier:
             from tounum.config import BackboneConfig
 
             backbone = load_backbone(BackboneConfig(resize=self.info.get("backbone", {}).get("resize", "pad")))
-        return self.predict(backbone.features(images))
+        return self.predict(backbone.features(self.prepare(images)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -42,7 +42,8 @@ def predict_tree(root: str | Path, classifier: Classifier, backbone=None, *, deg
 
         backbone = load_backbone()
     table = scan_tree(root, include_unknown=True).table
-    feats = pooled_views(table["path"], backbone, degrade=degrade, cache=cache, inputs=classifier.inputs)
+    feats = pooled_views(table["path"], backbone, degrade=degrade, cache=cache, inputs=classifier.inputs,
+                         descreen=classifier.descreen)
     table = table[feats.ok].reset_index(drop=True)
     pred = classifier.predict(feats.pooled[0][feats.ok])
     table["doc_type"] = pred.doc_type

@@ -2,11 +2,12 @@
 
 The classifier's input vector of an image (:func:`descriptor`) is the pooled vector, optionally
 followed by the style statistics (channel means and standard deviations of a middle layer).
+Images may be descreened first (:func:`prepare`), the same way at training and at inference.
 Computed in chunks and cached on disk (``<cache_dir>/classify/features/``), so that an interrupted
 extraction resumes where it stopped and the head can be retrained many times for free. The key of
 a cache folder is the backbone version, the file list (paths, sizes, modification times), the
-number of views, the seed, the degradation and the inputs, so a change in any of them starts a
-fresh folder.
+number of views, the seed, the degradation, the descreening and the inputs, so a change in any of
+them starts a fresh folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from tounum.classify.augment import DEGRADATIONS, scan_view
 from tounum.classify.data import read_images
+from tounum.enhance.descreen import descreen as descreen_image
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,33 @@ class PooledViews:
     errors: list[str]
 
 
+def prepare(images: Sequence[np.ndarray], descreen: Mapping[str, float] | None = None) -> list[np.ndarray]:
+    """The images as the classifier's backbone sees them: descreened when ``descreen`` is set.
+
+    Parameters
+    ----------
+    images : sequence of (H, W, 3) uint8
+    descreen : mapping, optional
+        Keyword arguments of :func:`tounum.enhance.descreen.descreen` (``min_strength``, ``blur``);
+        None: the images unchanged.
+
+    Example
+    -------
+    >>> flat = np.full((64, 64, 3), 9, np.uint8)
+    >>> prepare([flat], {"min_strength": 30.0, "blur": 0.6})[0] is flat
+    True
+    """
+    if descreen is None:
+        return list(images)
+    return [descreen_image(im, **descreen) for im in images]
+
+
 def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None,
-         inputs: Sequence[str] = ("pooled",)) -> str:
-    h = hashlib.sha256(json.dumps([backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade,
-                                   list(inputs)]).encode())
+         inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None) -> str:
+    settings = [backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade, list(inputs)]
+    if descreen is not None:  # keys of caches made before descreening stay as they were
+        settings.append(dict(sorted(descreen.items())))
+    h = hashlib.sha256(json.dumps(settings).encode())
     for p in paths:
         try:
             st = os.stat(p)
@@ -124,7 +149,8 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
 
 def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: int = 0,
                  degrade: str | None = None, cache: str | Path | None = None, chunk: int = 128,
-                 inputs: Sequence[str] = ("pooled",)) -> PooledViews:
+                 inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None,
+                 ) -> PooledViews:
     """Descriptors of every image in ``paths`` and of its augmented views, cached and resumable.
 
     Parameters
@@ -146,6 +172,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         What the descriptor holds (:func:`descriptor`); the cache key includes it and, with
         "style" or "top", the backbone's style or top layers. With "top" (9408 values an image)
         the chunks are stored as float16.
+    descreen : mapping, optional
+        Descreening of every view, after the degradation, before the backbone (:func:`prepare`).
 
     Returns
     -------
@@ -163,7 +191,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
             version += "+style:" + ",".join(getattr(backbone, "style_layers", ()))
         if "top" in inputs:
             version += "+top:" + getattr(backbone, "top_layer", "")
-        folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs)
+        folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs, descreen)
         folder.mkdir(parents=True, exist_ok=True)
     parts, oks, errors = [], [], []
     for start in range(0, len(paths), chunk):
@@ -181,7 +209,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         pooled = None
         if images:
             views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade)
-            feats = descriptor(backbone.features([im for view in views for im in view]), inputs)
+            feats = descriptor(backbone.features(prepare([im for view in views for im in view], descreen)), inputs)
             feats = feats.reshape(n_augmented + 1, len(images), -1).astype(np.float32)
             pooled = np.zeros((n_augmented + 1, len(batch), feats.shape[-1]), np.float32)
             pooled[:, kept] = feats

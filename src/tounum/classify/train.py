@@ -53,7 +53,8 @@ class FeatureData:
     """What a training run needs: train (with views), its held-out mask, and dev (clean) if any.
 
     ``inputs`` names what each descriptor holds (:func:`tounum.classify.features.descriptor`);
-    ``top_shape`` is the shape of the "top" activation when it is one of them.
+    ``top_shape`` is the shape of the "top" activation when it is one of them; ``descreen`` the
+    descreening settings the images went through before the backbone (None: none).
     """
 
     train: Split
@@ -61,6 +62,7 @@ class FeatureData:
     dev: Split | None
     inputs: tuple[str, ...] = ("pooled",)
     top_shape: tuple[int, ...] = ()
+    descreen: dict[str, float] | None = None
 
     def rows(self, part: str, views: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Feature rows and labels of ``part`` ("fit" or "held"), all views or only the clean one."""
@@ -102,6 +104,8 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
 
         backbone = load_backbone()
     cache = Path(cache) if cache else cache_dir() / "classify"
+    descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
+        if config.descreen else None
     if not getattr(backbone, "style_size", 0):
         inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
@@ -111,7 +115,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         if table.empty:
             raise ValueError(f"{folder}: no images in class folders ({', '.join(CLASSES)})")
         feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache,
-                             inputs=inputs)
+                             inputs=inputs, descreen=descreen)
         ok = feats.ok
         y = np.array([CLASSES.index(c) for c in table["label"]])
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
@@ -131,14 +135,14 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         extra["photo"] = sorted(rng.choice(photos, min(len(photos), config.extra_photos_max), replace=False))
     for cls, paths in extra.items():
         feats = pooled_views(paths, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache,
-                             inputs=inputs)
+                             inputs=inputs, descreen=descreen)
         train = Split(np.concatenate([train.pooled, feats.pooled[:, feats.ok]], axis=1),
                       np.r_[train.y, np.full(int(feats.ok.sum()), CLASSES.index(cls))],
                       train.paths + [p for p, k in zip(paths, feats.ok) if k])
     dev = split(dev_dir, 0) if dev_dir else None
     held = holdout_split([CLASSES[i] for i in train.y], config.holdout, config.seed)
     top_shape = tuple(getattr(backbone, "top_shape", ())) if "top" in inputs else ()
-    return FeatureData(train, held, dev, inputs, top_shape)
+    return FeatureData(train, held, dev, inputs, top_shape, descreen)
 
 
 def _scores(head: LinearStack | TopStack, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -251,12 +255,14 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
 
     temperature, threshold = decisions(head, data, config)
     info = {"kind": kind, "logistic_c": c if kind != "keras_head" else None,
-            "backbone": backbone_info or {}, "inputs": list(data.inputs), "config": dataclasses.asdict(config)}
+            "backbone": backbone_info or {}, "inputs": list(data.inputs), "descreen": data.descreen,
+            "config": dataclasses.asdict(config)}
     clf = Classifier(head, temperature, threshold, info)
 
     result: dict[str, Any] = {
         "kept": kind, "comparison": comparison, "temperature": temperature, "photo_threshold": threshold,
         "min_photo_recall": config.min_photo_recall, "backbone": backbone_info or {}, "inputs": list(data.inputs),
+        "descreen": data.descreen,
         "threshold_chosen_on": "dev" if data.dev is not None else "train hold-out",
         "n_train_images": int((~data.held).sum()), "n_holdout_images": int(data.held.sum()),
         "views_per_image": int(data.train.pooled.shape[0]), "n_features": int(data.train.pooled.shape[-1]),
@@ -437,6 +443,13 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f"Temperature T = {result['temperature']:.3f} (fitted on the held-out part of train); photo"
         f" threshold {result['photo_threshold']:.4f} on the calibrated photo probability, chosen on"
         f" {result['threshold_chosen_on']} for photo recall >= {result['min_photo_recall']:.0%} at the best precision.", "",
+    ]
+    if result.get("descreen"):
+        lines += [f"Descreening (`tounum.enhance.descreen`, {result['descreen']}): an image whose power spectrum"
+                  " shows a halftone screen (lattice peaks at least `min_strength` times the median power of"
+                  " their ring) is blurred by `blur` screen periods before the backbone, at training (every"
+                  " view), evaluation, `tounum classify` and in the pipeline alike.", ""]
+    lines += [
         "## Head comparison (same features)", "",
         "| head | train accuracy | held-out accuracy | held-out NLL | dev accuracy | dev macro-F1 |",
         "|---|---|---|---|---|---|",

@@ -286,7 +286,9 @@ class Job:
         pixels = [r.extra["pixels"] for r in records]
         start = time.perf_counter()
         backbone = self.backbone(models["classifier"])
-        features = backbone.features(pixels, batch_size=self.config.backbone.batch_size)
+        # descreened as the classifier was trained (halftone scans); the captioner reads these features too
+        features = backbone.features(models["classifier"].prepare(pixels),
+                                     batch_size=self.config.backbone.batch_size)
         t_features = (time.perf_counter() - start) * share
         start = time.perf_counter()
         prediction = models["classifier"].predict(features)

@@ -1,0 +1,131 @@
+"""Descreening before the classifier's backbone: which images it fires on, and what its blur does.
+
+``tounum.enhance.descreen`` with the settings of ``ClassifyConfig`` (``descreen_min_strength``,
+``descreen_blur``). Two parts:
+
+- ``--triggers``: the images it descreens, per class: dev clean and under each degradation of the
+  robustness table, train clean (with the rendered text pages and the extra photos) and train
+  with one halftone view each (the augmentation's range of screen periods and angles). Clean
+  images should not trigger.
+- ``--blur F...``: a classifier (``--model``, default the shipped one) on the held-out part of
+  train (what decides) and on dev (for information), clean and halftoned (the robustness table's
+  halftone), without descreening and with each blur factor; the model's own descreening setting is
+  replaced by each row's.
+
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_descreen.py --triggers --blur 0.4 0.6 0.8 1.0 \\
+        --json-out /tmp/cls-descreen.json > /tmp/cls-descreen.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from tounum.backbone import load_backbone
+from tounum.classify import metrics
+from tounum.classify.augment import DEGRADATIONS, INPUT_SIZE, halftone
+from tounum.classify.classifier import load_classifier
+from tounum.classify.data import CLASSES, read_images, scan_tree
+from tounum.classify.train import extract
+from tounum.config import ClassifyConfig
+from tounum.enhance.descreen import descreen, measure_screen
+from shared_data import SHARED_DATA
+
+
+def fires(pixels: np.ndarray, config: ClassifyConfig) -> bool:
+    screen = measure_screen(pixels)
+    return screen.found and screen.strength >= config.descreen_min_strength
+
+
+def train_images(data_dir: str, config: ClassifyConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Paths, labels and held-out mask of train as the training command builds it (features cached)."""
+    data = extract(data_dir, dataclasses.replace(config, descreen=False), load_backbone())
+    return data.train.paths, data.train.y, data.held
+
+
+def triggers(data_dir: str, config: ClassifyConfig) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter] = {}
+
+    def count(group: str, label: str, pixels: np.ndarray) -> None:
+        c = counts.setdefault(group, Counter())
+        c["n"] += 1
+        if fires(pixels, config):
+            c["fired"] += 1
+            c[label] += 1
+
+    dev = scan_tree(Path(data_dir) / "dev").labelled
+    for path, label in zip(dev["path"], dev["label"]):
+        image = read_images([path])[0][0]
+        count("dev clean", label, image)
+        for name, degrade in DEGRADATIONS.items():
+            count(f"dev {name}", label, degrade(image))
+    paths, y, _ = train_images(data_dir, config)
+    rng = np.random.default_rng(0)
+    for path, label in zip(paths, y):
+        image = read_images([path])[0][0]
+        count("train clean", CLASSES[label], image)
+        period = rng.uniform(2.5, 6.0) * max(image.shape[:2]) / INPUT_SIZE  # as scan_view draws it
+        count("train halftone view", CLASSES[label], halftone(image, period, rng.uniform(0, 90)))
+    return {group: dict(c) for group, c in counts.items()}
+
+
+def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float]) -> list[dict]:
+    clf, backbone = load_classifier(model), load_backbone()
+    paths, y, held = train_images(data_dir, config)
+    dev = scan_tree(Path(data_dir) / "dev").labelled
+    sets = {"held-out part of train": ([p for p, h in zip(paths, held) if h], y[held]),
+            "dev": (list(dev["path"]), np.array([CLASSES.index(c) for c in dev["label"]]))}
+    rows = []
+    for name, (files, labels) in sets.items():
+        images, kept, _ = read_images(files)
+        truth = [CLASSES[i] for i in labels[kept]]
+        for condition in ("clean", "halftone"):
+            inputs = images if condition == "clean" else [DEGRADATIONS["halftone"](im) for im in images]
+            for blur in [0.0, *blurs]:
+                seen = inputs if blur == 0 else [descreen(im, config.descreen_min_strength, blur) for im in inputs]
+                pred = clf.predict(backbone.features(seen))
+                r = metrics.report(truth, pred.doc_type, pred.is_photo)
+                rows.append({"images": name, "condition": condition, "blur": blur, "n": len(truth),
+                             "descreened": sum(a is not b for a, b in zip(seen, inputs)),
+                             "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                             "photo_vs_rest": r["photo_vs_rest"]["accuracy"]})
+                print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED_DATA / "doctype"), help="folder with train/ and dev/")
+    parser.add_argument("--extra-photos", default=str(SHARED_DATA / "captions/flickr8k/images"),
+                        help="as in the training command (it changes the held-out part of train)")
+    parser.add_argument("--model", help="classifier folder (default: the shipped one)")
+    parser.add_argument("--triggers", action="store_true", help="count the images descreened")
+    parser.add_argument("--blur", type=float, nargs="*", default=[], help="blur factors to compare")
+    parser.add_argument("--json-out", help="also write the results as JSON here")
+    args = parser.parse_args()
+    config = ClassifyConfig(extra_photos=args.extra_photos)
+    result: dict = {"settings": {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur}}
+    if args.triggers:
+        result["triggers"] = triggers(args.data, config)
+        print("| images | n | descreened | by class |\n|---|---|---|---|")
+        for group, c in result["triggers"].items():
+            by_class = ", ".join(f"{k} {c[k]}" for k in CLASSES if c.get(k))
+            print(f"| {group} | {c['n']} | {c.get('fired', 0)} | {by_class} |")
+    if args.blur:
+        result["blur"] = blur_sweep(args.data, config, args.model, args.blur)
+        print("| images | condition | blur (periods) | descreened | accuracy | macro-F1 | photo-vs-rest |")
+        print("|---|---|---|---|---|---|---|")
+        for r in result["blur"]:
+            print(f"| {r['images']} | {r['condition']} | {r['blur'] or 'none'} | {r['descreened']}/{r['n']} |"
+                  f" {100 * r['accuracy']:.2f}% | {r['macro_f1']:.4f} | {100 * r['photo_vs_rest']:.2f}% |")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
