@@ -1,6 +1,7 @@
 """Dev scores of the shipped captioner under several decoding settings (greedy, beam widths, alpha).
 
     .venv/bin/python benchmarks/caption_decoding.py [--model DIR] [--images DIR --captions FILE --split FILE]
+        [--settings BEAM:ALPHA ...]
 
 Uses the grid feature cache (built on first use). Prints one JSON object: setting -> metrics.
 """
@@ -23,7 +24,12 @@ def main() -> None:
     parser.add_argument("--images", default=str(FLICKR / "images"))
     parser.add_argument("--captions", default=str(FLICKR / "captions.csv"))
     parser.add_argument("--split", default=str(FLICKR / "splits" / "dev.txt"))
+    parser.add_argument("--settings", nargs="+", metavar="BEAM:ALPHA",
+                        help="beam width and length-normalisation alpha per setting (beam 1 = greedy); "
+                             "default: greedy, beam 3 at alpha 0 / 0.7 / 1, beam 5 at 0.7")
     args = parser.parse_args()
+    settings = SETTINGS if not args.settings else [
+        (f"beam{b}_alpha{a}", int(b), float(a)) for b, a in (s.split(":") for s in args.settings)]
 
     from tounum.backbone import load_backbone
     from tounum.caption import load_captioner
@@ -35,7 +41,7 @@ def main() -> None:
     backbone = load_backbone(BackboneConfig(resize=captioner.resize))
     data, grids = dataset_grids(args.images, args.captions, args.split, backbone, captioner.resize)
     results = {}
-    for name, beam, alpha in SETTINGS:
+    for name, beam, alpha in settings:
         start = time.perf_counter()
         captions = caption_dataset(captioner, grids.grid, grids.rows, beam=beam, alpha=alpha)
         seconds = time.perf_counter() - start

@@ -73,14 +73,19 @@ def test_step_is_the_log_of_the_members_mean_probability():
 def test_ensemble_folder_round_trip(tmp_path):
     a, b = _member(0), _member(1)
     out = save_ensemble_dir(tmp_path / "ens", [_folder(tmp_path / "a", a),
-                                               _folder(tmp_path / "b", b) / "model.weights.h5"])
+                                               _folder(tmp_path / "b", b) / "model.weights.h5"],
+                            decoding={"beam": 2, "alpha": 1.0})
     config = json.loads((out / "config.json").read_text())
     assert config["members"] == ["model.weights.h5", "member-2.weights.h5"]
     model, vocab, config = load_model_dir(out)
     assert isinstance(model, Ensemble) and len(model.members) == 2 and vocab == VOCAB
-    expected = beam_search(Ensemble([a, b]), VOCAB, _grid(), beam=3, max_length=7)
-    captions = Captioner(model, vocab, config, out).caption(_grid(), beam=3)
-    assert [c.text for c in captions] == [h.text for h in expected]
+    captioner = Captioner(model, vocab, config, out)
+    assert (captioner.beam, captioner.alpha) == (2, 1.0)  # the folder's decoding is the default
+    for beam, alpha in ((3, 0.7), (None, None)):
+        expected = beam_search(Ensemble([a, b]), VOCAB, _grid(), beam=beam or 2, alpha=alpha or 1.0,
+                               max_length=captioner.max_words + 1)
+        captions = captioner.caption(_grid(), beam=beam, alpha=alpha)
+        assert [(c.text, c.score) for c in captions] == [(h.text, h.score) for h in expected]
     assert all(c.attention.shape[1] == 49 for c in captions)
     (out / "member-2.weights.h5").unlink()
     with pytest.raises(FileNotFoundError, match="member-2.weights.h5"):

@@ -109,9 +109,9 @@ class ClassifyConfig:
 @dataclass
 class CaptionConfig:
     model_dir: str = ""  # empty: the model shipped in the package
-    beam: int = 3  # beam width; 1 = greedy
+    beam: int = 0  # beam width; 1 = greedy; 0: the model's own decoding setting
     max_length: int = 30  # words at most in a caption
-    alpha: float = 0.7  # beam length normalisation: log p / length ** alpha
+    alpha: float = -1.0  # beam length normalisation: log p / length ** alpha; negative: the model's
     batch_size: int = 32  # images decoded together
 
 

@@ -1,6 +1,6 @@
 """tounum.caption: English captions for photos (CNN encoder, Bahdanau attention, GRU decoder).
 
-``load_captioner(model_dir=None).caption(grid, beam=3) -> list[Caption]``; training, decoding and
+``load_captioner(model_dir=None).caption(grid, beam=None) -> list[Caption]``; training, decoding and
 evaluation live in the submodules. Keras is imported only when a model is loaded.
 """
 

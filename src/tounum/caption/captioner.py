@@ -32,9 +32,11 @@ class Captioner:
         self.resize: str = config.get("backbone", {}).get("resize", "squash")
         decoding = config.get("decoding", {})
         self.max_words: int = int(decoding.get("max_words", config["train"]["max_words"]))
+        self.beam: int = int(decoding.get("beam", 3))
         self.alpha: float = float(decoding.get("alpha", 0.7))
 
-    def caption(self, grid: np.ndarray, beam: int = 3, *, batch_size: int = 32, alpha: float | None = None,
+    def caption(self, grid: np.ndarray, beam: int | None = None, *, batch_size: int = 32,
+                alpha: float | None = None,
                 max_words: int | None = None, temperature: float = 0.0,
                 seed: int | None = None) -> list[Caption]:
         """Captions of (N, 7, 7, C) or (N, 49, C) grid features.
@@ -43,8 +45,8 @@ class Captioner:
         ----------
         grid : ndarray
             Backbone grid features.
-        beam : int
-            Beam width; 1 is greedy decoding.
+        beam : int or None
+            Beam width; 1 is greedy decoding (default: the model's decoding setting).
         batch_size : int
             Images decoded together.
         alpha : float or None
@@ -68,6 +70,7 @@ class Captioner:
         grid = np.asarray(grid)
         if grid.ndim not in (3, 4):
             raise ValueError(f"grid features must be (N,7,7,C) or (N,49,C), got shape {grid.shape}")
+        beam = self.beam if beam is None else beam
         alpha = self.alpha if alpha is None else alpha
         steps = (self.max_words if max_words is None else max_words) + 1
         out: list[Caption] = []
@@ -81,7 +84,7 @@ class Captioner:
             out += [Caption(h.text, float(h.score), h.attention) for h in hyps]
         return out
 
-    def caption_images(self, images: list[np.ndarray], beam: int = 3, **kwargs) -> list[Caption]:
+    def caption_images(self, images: list[np.ndarray], beam: int | None = None, **kwargs) -> list[Caption]:
         """Captions of RGB uint8 images: runs the backbone (with this model's resize mode) first."""
         from tounum.backbone import load_backbone
         from tounum.config import BackboneConfig

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def register(commands, train, evaluate) -> None:
     p = commands.add_parser("caption", help="caption photos (prints one line or JSON per image)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--beam", type=int, default=3, help="beam width; 1 = greedy (default 3)")
+    p.add_argument("--beam", type=int, help="beam width; 1 = greedy (default: the model's setting)")
     p.add_argument("--model", default=None, help="captioner folder (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of text lines")
     p.set_defaults(func=caption_command)
@@ -48,7 +48,7 @@ def register(commands, train, evaluate) -> None:
     e.add_argument("--captions", required=True)
     e.add_argument("--split", default=None, help="image names to score (default: every captioned image)")
     e.add_argument("--model", default=None)
-    e.add_argument("--beam", type=int, default=3)
+    e.add_argument("--beam", type=int, help="beam width (default: the model's setting)")
     e.add_argument("--alpha", type=float, default=None, help="length normalisation (default: the model's)")
     e.add_argument("--limit", type=int, default=None, help="score only the first N images")
     e.add_argument("--predictions", default=None, help="also write COCO results JSON here")
@@ -157,7 +157,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     captions = caption_dataset(captioner, grids.grid, rows, beam=args.beam, alpha=args.alpha)
     hypotheses = [c.text for c in captions]
     scores = score_captions(data.captions, hypotheses)
-    scores.update(beam=args.beam, alpha=captioner.alpha if args.alpha is None else args.alpha)
+    scores.update(beam=captioner.beam if args.beam is None else args.beam,
+                  alpha=captioner.alpha if args.alpha is None else args.alpha)
     if args.predictions:
         from pathlib import Path
 

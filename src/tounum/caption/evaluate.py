@@ -90,7 +90,7 @@ def score_captions(references: Sequence[Sequence[str]], hypotheses: Sequence[str
     return out
 
 
-def caption_dataset(captioner, grid, rows, *, beam: int = 3, alpha: float | None = None,
+def caption_dataset(captioner, grid, rows, *, beam: int | None = None, alpha: float | None = None,
                     chunk: int = 256) -> list:
     """Captions for ``grid[rows]`` (a memory-mapped cache), a chunk at a time.
 

@@ -72,7 +72,8 @@ def _member_folder(source: Path) -> tuple[Path, Path]:
     raise FileNotFoundError(f"{source}: no {CONFIG_FILE} and {VOCAB_FILE} beside it or one folder up")
 
 
-def save_ensemble_dir(out_dir: str | Path, sources: list[str | Path]) -> Path:
+def save_ensemble_dir(out_dir: str | Path, sources: list[str | Path],
+                      decoding: dict[str, Any] | None = None) -> Path:
     """A captioner folder whose ``config.json`` lists the weight files of several trained members.
 
     Parameters
@@ -83,6 +84,8 @@ def save_ensemble_dir(out_dir: str | Path, sources: list[str | Path]) -> Path:
         ``ensemble`` (where each member came from) added.
     sources : list of str or Path
         Model folders, or weights files (e.g. ``RUN/checkpoint/epoch-010.weights.h5``).
+    decoding : dict or None
+        Decoding defaults (``beam``, ``alpha``, ``max_words``) to set over the first member's.
 
     Returns
     -------
@@ -118,7 +121,9 @@ def save_ensemble_dir(out_dir: str | Path, sources: list[str | Path]) -> Path:
     epoch = [re.search(r"epoch-(\d+)", w.name) for w, _ in members]  # checkpoint files name their epoch
     ensemble = [{"weights": str(w), "epoch": int(e[1]) if e else c.get("epoch")}
                 for (w, _), e, c in zip(members, epoch, configs)]
-    write_json(out_dir / CONFIG_FILE, {**configs[0], "members": names, "ensemble": ensemble})
+    config = {**configs[0], "members": names, "ensemble": ensemble}
+    config["decoding"] = {**config.get("decoding", {}), **(decoding or {})}
+    write_json(out_dir / CONFIG_FILE, config)
     return out_dir
 
 

@@ -313,8 +313,8 @@ class Job:
         t_grid = (time.perf_counter() - start) / len(photos)
         start = time.perf_counter()
         c = self.config.caption
-        captions = captioner.caption(grid, beam=c.beam, batch_size=c.batch_size, alpha=c.alpha,
-                                     max_words=c.max_length)
+        captions = captioner.caption(grid, beam=c.beam or None, batch_size=c.batch_size,
+                                     alpha=None if c.alpha < 0 else c.alpha, max_words=c.max_length)
         t_caption = (time.perf_counter() - start) / len(photos)
         for i, caption in zip(photos, captions, strict=True):
             records[i].caption, records[i].caption_score = caption.text, _float(caption.score)
