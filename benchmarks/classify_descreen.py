@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -31,7 +30,7 @@ from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS, INPUT_SIZE, halftone
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import CLASSES, read_images, scan_tree
-from tounum.classify.train import extract
+from tounum.classify.train import train_files
 from tounum.config import ClassifyConfig
 from tounum.enhance.descreen import descreen, measure_screen
 from shared_data import SHARED_DATA
@@ -40,12 +39,6 @@ from shared_data import SHARED_DATA
 def fires(pixels: np.ndarray, config: ClassifyConfig) -> bool:
     screen = measure_screen(pixels)
     return screen.found and screen.strength >= config.descreen_min_strength
-
-
-def train_images(data_dir: str, config: ClassifyConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Paths, labels and held-out mask of train as the training command builds it (features cached)."""
-    data = extract(data_dir, dataclasses.replace(config, descreen=False), load_backbone())
-    return data.train.paths, data.train.y, data.held
 
 
 def triggers(data_dir: str, config: ClassifyConfig) -> dict[str, dict[str, int]]:
@@ -64,26 +57,26 @@ def triggers(data_dir: str, config: ClassifyConfig) -> dict[str, dict[str, int]]
         count("dev clean", label, image)
         for name, degrade in DEGRADATIONS.items():
             count(f"dev {name}", label, degrade(image))
-    paths, y, _ = train_images(data_dir, config)
+    paths, labels, _ = train_files(data_dir, config)
     rng = np.random.default_rng(0)
-    for path, label in zip(paths, y):
+    for path, label in zip(paths, labels):
         image = read_images([path])[0][0]
-        count("train clean", CLASSES[label], image)
+        count("train clean", label, image)
         period = rng.uniform(2.5, 6.0) * max(image.shape[:2]) / INPUT_SIZE  # as scan_view draws it
-        count("train halftone view", CLASSES[label], halftone(image, period, rng.uniform(0, 90)))
+        count("train halftone view", label, halftone(image, period, rng.uniform(0, 90)))
     return {group: dict(c) for group, c in counts.items()}
 
 
 def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float]) -> list[dict]:
     clf, backbone = load_classifier(model), load_backbone()
-    paths, y, held = train_images(data_dir, config)
+    paths, labels, held = train_files(data_dir, config, backbone)
     dev = scan_tree(Path(data_dir) / "dev").labelled
-    sets = {"held-out part of train": ([p for p, h in zip(paths, held) if h], y[held]),
-            "dev": (list(dev["path"]), np.array([CLASSES.index(c) for c in dev["label"]]))}
+    sets = {"held-out part of train": ([p for p, h in zip(paths, held) if h], [c for c, h in zip(labels, held) if h]),
+            "dev": (list(dev["path"]), list(dev["label"]))}
     rows = []
-    for name, (files, labels) in sets.items():
+    for name, (files, classes) in sets.items():
         images, kept, _ = read_images(files)
-        truth = [CLASSES[i] for i in labels[kept]]
+        truth = [classes[i] for i in kept]
         for condition in ("clean", "halftone"):
             inputs = images if condition == "clean" else [DEGRADATIONS["halftone"](im) for im in images]
             for blur in [0.0, *blurs]:

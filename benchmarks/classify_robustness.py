@@ -3,9 +3,12 @@
 Degradations (``tounum.classify.augment.DEGRADATIONS``): Gaussian noise sigma 15, Gaussian blur
 sigma 1.5, JPEG quality 30, greyscale, halftone screening; applied to each dev image at its own
 resolution before the backbone. Target: each loses at most 1 point of photo-vs-rest accuracy and of
-five-class macro-F1. Prints a Markdown table, and JSON with ``--json-out``.
+five-class macro-F1. Prints a Markdown table, and JSON with ``--json-out``. ``--held-out DATA_DIR``
+scores the held-out part of DATA_DIR's train instead, as the model's training run split it (its
+``config``), which decides between models where dev must not.
 
     nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --json-out /tmp/robust.json &
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --held-out ../shared/data/doctype &
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from tounum.backbone import load_backbone
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.classifier import load_classifier
-from tounum.classify.evaluate import predict_tree, report
-from tounum.config import cache_dir
+from tounum.classify.evaluate import predict_table, predict_tree, report
+from tounum.classify.train import train_files
+from tounum.config import ClassifyConfig, cache_dir
 from shared_data import SHARED_DATA
 
 
@@ -26,12 +32,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED_DATA / "doctype/dev"), help="class tree to score")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
+    parser.add_argument("--held-out", metavar="DATA_DIR", help="score the held-out part of DATA_DIR/train instead")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
     clf, backbone = load_classifier(args.model), load_backbone()
+    held = None
+    if args.held_out:
+        paths, labels, mask = train_files(args.held_out, ClassifyConfig(**clf.info["config"]), backbone)
+        held = pd.DataFrame({"path": paths, "label": labels})[mask].reset_index(drop=True)
     rows = {}
     for name in [None, *DEGRADATIONS]:
-        table, _ = predict_tree(args.data, clf, backbone, degrade=name, cache=cache_dir() / "classify")
+        if held is None:
+            table, _ = predict_tree(args.data, clf, backbone, degrade=name, cache=cache_dir() / "classify")
+        else:
+            table, _ = predict_table(held, clf, backbone, degrade=name, cache=cache_dir() / "classify")
         r = report(table)
         rows[name or "clean"] = {"n_images": r["n_images"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                                  "photo_vs_rest": r["photo_vs_rest"]}

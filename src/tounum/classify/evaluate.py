@@ -37,11 +37,23 @@ def predict_tree(root: str | Path, classifier: Classifier, backbone=None, *, deg
     -------
     >>> table, errors = predict_tree("../shared/data/doctype/dev", load_classifier())  # doctest: +SKIP
     """
+    return predict_table(scan_tree(root, include_unknown=True).table, classifier, backbone, degrade=degrade,
+                         cache=cache)
+
+
+def predict_table(table: pd.DataFrame, classifier: Classifier, backbone=None, *, degrade: str | None = None,
+                  cache: str | Path | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`predict_tree` for a table of images with ``path`` and ``label`` columns (any list of files).
+
+    Example
+    -------
+    >>> table = pd.DataFrame({"path": paths, "label": labels})  # doctest: +SKIP
+    >>> predict_table(table, load_classifier(), degrade="halftone")[0]["doc_type"]  # doctest: +SKIP
+    """
     if backbone is None:
         from tounum.backbone import load_backbone
 
         backbone = load_backbone()
-    table = scan_tree(root, include_unknown=True).table
     feats = pooled_views(table["path"], backbone, degrade=degrade, cache=cache, inputs=classifier.inputs,
                          descreen=classifier.descreen)
     table = table[feats.ok].reset_index(drop=True)

@@ -145,6 +145,21 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     return FeatureData(train, held, dev, inputs, top_shape, descreen)
 
 
+def train_files(data_dir: str | Path, config: ClassifyConfig | None = None, backbone=None,
+                ) -> tuple[list[str], list[str], np.ndarray]:
+    """The training images as :func:`extract` reads and splits them: paths, labels, held-out mask.
+
+    From the (cached) features, which say which images could be read; ``config`` must be the
+    training run's (its ``extra_photos``, ``synthetic_text``, ``holdout`` and ``seed`` set the split).
+
+    Example
+    -------
+    >>> paths, labels, held = train_files("../shared/data/doctype", ClassifyConfig(**clf.info["config"]))  # doctest: +SKIP
+    """
+    data = extract(data_dir, config, backbone)
+    return data.train.paths, [CLASSES[i] for i in data.train.y], data.held
+
+
 def _scores(head: LinearStack | TopStack, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     logits = head.logits(x)
     pred = logits.argmax(axis=1)
