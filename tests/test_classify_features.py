@@ -6,7 +6,7 @@ from PIL import Image
 
 from tounum.backbone import Features
 from tounum.classify import Classifier
-from tounum.classify.features import descriptor, pooled_views
+from tounum.classify.features import descriptor, image_views, pooled_views
 from tounum.classify.model import train_logistic
 
 
@@ -99,10 +99,12 @@ def test_descreening_reaches_the_backbone_at_training_and_inference_and_keys_the
 
     backbone = RecordingBackbone()
     pooled_views(paths, backbone, cache=tmp_path / "cache")
-    pooled_views(paths, backbone, cache=tmp_path / "cache", descreen=settings)
+    pooled_views(paths, backbone, n_augmented=1, cache=tmp_path / "cache", descreen=settings)
     assert len(list((tmp_path / "cache" / "features").iterdir())) == 2  # a cache folder each
-    raw, prepared = backbone.seen[:2], backbone.seen[2:]
+    raw, prepared, views = backbone.seen[:2], backbone.seen[2:4], backbone.seen[4:]
     assert np.array_equal(raw[0], screened) and np.array_equal(prepared[1], clean)  # clean: untouched
+    # the augmented scan views reach the backbone as drawn, halftone screens and all
+    assert all(np.array_equal(a, b) for a, b in zip(views, image_views([screened, clean], [0, 1], 1, 0)[1]))
     assert np.abs(prepared[0].astype(float) - clean).mean() < 0.5 * np.abs(screened.astype(float) - clean).mean()
 
     x = np.r_[np.eye(5, 3), np.eye(5, 3)].astype(np.float32)

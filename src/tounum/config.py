@@ -94,10 +94,11 @@ class ClassifyConfig:
     batch_size: int = 64
     patience: int = 10  # early stopping on held-out loss; 0: train all epochs
     min_photo_recall: float = 0.99  # the is_photo threshold keeps at least this recall on dev
-    # halftone screens low-passed before the backbone (tounum.enhance.descreen); stored with the
-    # model, which applies them at training, evaluation, `tounum classify` and in the pipeline alike
+    # halftone screens low-passed before the backbone (tounum.enhance.descreen) in every image as
+    # read, not in the augmented views; stored with the model, which applies them at training,
+    # evaluation, `tounum classify` and in the pipeline alike
     descreen: bool = True
-    descreen_min_strength: float = 30.0  # screen peak over ring median (clean train: at most 23)
+    descreen_min_strength: float = 30.0  # screen peak over its ring's median (4 of 2789 clean train images)
     descreen_blur: float = 0.8  # Gaussian sigma in screen periods (benchmarks/classify_descreen.py)
     # fine-tuning the backbone's top (block15 + head conv) with the head, on cached block14 outputs
     finetune_top: bool = False  # train that instead of the linear heads on fixed features

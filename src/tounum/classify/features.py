@@ -2,7 +2,11 @@
 
 The classifier's input vector of an image (:func:`descriptor`) is the pooled vector, optionally
 followed by the style statistics (channel means and standard deviations of a middle layer).
-Images may be descreened first (:func:`prepare`), the same way at training and at inference.
+Each image as read (after a benchmark's degradation, if any) may be descreened first
+(:func:`prepare`), as :class:`tounum.classify.Classifier` does at inference; the augmented scan
+views are not: they teach the head what scans look like, halftone screens included (a screen too
+faint for the detector reaches the backbone as it is). Measured both ways in
+``benchmarks/README.md`` (classify): descreening the views too lost held-out accuracy.
 Computed in chunks and cached on disk (``<cache_dir>/classify/features/``), so that an interrupted
 extraction resumes where it stopped and the head can be retrained many times for free. The key of
 a cache folder is the backbone version, the file list (paths, sizes, modification times), the
@@ -98,7 +102,7 @@ def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: in
          inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None) -> str:
     settings = [backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade, list(inputs)]
     if descreen is not None:  # keys of caches made before descreening stay as they were
-        settings.append(dict(sorted(descreen.items())))
+        settings.append(["input view", dict(sorted(descreen.items()))])
     h = hashlib.sha256(json.dumps(settings).encode())
     for p in paths:
         try:
@@ -173,7 +177,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         "style" or "top", the backbone's style or top layers. With "top" (9408 values an image)
         the chunks are stored as float16.
     descreen : mapping, optional
-        Descreening of every view, after the degradation, before the backbone (:func:`prepare`).
+        Descreening (:func:`prepare`) of view 0, the image as read (after ``degrade``), before the
+        backbone; the augmented views are left as they are.
 
     Returns
     -------
@@ -209,7 +214,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         pooled = None
         if images:
             views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade)
-            feats = descriptor(backbone.features(prepare([im for view in views for im in view], descreen)), inputs)
+            views[0] = prepare(views[0], descreen)
+            feats = descriptor(backbone.features([im for view in views for im in view]), inputs)
             feats = feats.reshape(n_augmented + 1, len(images), -1).astype(np.float32)
             pooled = np.zeros((n_augmented + 1, len(batch), feats.shape[-1]), np.float32)
             pooled[:, kept] = feats

@@ -54,7 +54,7 @@ class FeatureData:
 
     ``inputs`` names what each descriptor holds (:func:`tounum.classify.features.descriptor`);
     ``top_shape`` is the shape of the "top" activation when it is one of them; ``descreen`` the
-    descreening settings the images went through before the backbone (None: none).
+    descreening settings each image as read went through before the backbone (None: none).
     """
 
     train: Split
@@ -460,10 +460,12 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" {result['threshold_chosen_on']} for photo recall >= {result['min_photo_recall']:.0%} at the best precision.", "",
     ]
     if result.get("descreen"):
-        lines += [f"Descreening (`tounum.enhance.descreen`, {result['descreen']}): an image whose power spectrum"
+        settings = ", ".join(f"{k} {v:g}" for k, v in result["descreen"].items())
+        lines += [f"Descreening (`tounum.enhance.descreen`, {settings}): an image whose power spectrum"
                   " shows a halftone screen (lattice peaks at least `min_strength` times the median power of"
-                  " their ring) is blurred by `blur` screen periods before the backbone, at training (every"
-                  " view), evaluation, `tounum classify` and in the pipeline alike.", ""]
+                  " their ring) is blurred by `blur` screen periods before the backbone: every image as read,"
+                  " at training (the clean view), evaluation, `tounum classify` and in the pipeline alike; the"
+                  " augmented scan views are not descreened (they teach the head halftone screens too).", ""]
     lines += [
         "## Head comparison (same features)", "",
         "| head | train accuracy | held-out accuracy | held-out NLL | dev accuracy | dev macro-F1 |",
