@@ -29,7 +29,13 @@ _FY, _FX = np.fft.fftfreq(TILE)[:, None], np.fft.rfftfreq(TILE)[None, :]
 _RADIUS = np.hypot(_FY, _FX) + np.zeros_like(_FX)  # cycles per pixel, (TILE, TILE // 2 + 1)
 _ANGLE = np.degrees(np.arctan2(_FY, _FX)) + np.zeros_like(_FX)  # (-90, 90]
 _BIN = np.rint(_RADIUS * TILE).astype(int)
-_RINGS = [np.flatnonzero(_BIN == k) for k in range(MIN_RADIUS, TILE // 2 + 1)]
+_RINGS = [np.flatnonzero(_BIN.ravel() == k) for k in range(MIN_RADIUS, TILE // 2 + 1)]
+# the rings as rows padded with the index of an infinite value, so that one sort gives every median
+_RING_ROWS = np.full((len(_RINGS), max(map(len, _RINGS))), _BIN.size)
+for _row, _ring in zip(_RING_ROWS, _RINGS):
+    _row[:len(_ring)] = _ring
+_RING_SIZES = np.array([len(ring) for ring in _RINGS])
+_RING_OF = np.clip(_BIN.ravel() - MIN_RADIUS, 0, len(_RINGS) - 1)  # outside the searched rings: unused
 _SEARCHED = ((_BIN >= MIN_RADIUS) & (_BIN <= TILE // 2)
              & (np.abs(_ANGLE) > AXIS_MARGIN) & (np.abs(_ANGLE) < 90.0 - AXIS_MARGIN))
 
@@ -89,10 +95,11 @@ def measure_screen(pixels: np.ndarray) -> Screen:
     tiles = tiles.reshape(-1, TILE, TILE).astype(np.float32)
     tiles -= tiles.mean(axis=(1, 2), keepdims=True)
     power = (np.abs(np.fft.rfft2(tiles * _WINDOW)) ** 2).mean(axis=0).ravel()
-    background = np.ones(power.shape)
-    for ring in _RINGS:  # the picture's own spectrum falls with frequency: compare within a ring
-        background[ring] = np.median(power[ring])
-    ratio = np.where(_SEARCHED.ravel(), power / (background + 1e-6), 0.0)
+    # the picture's own spectrum falls with frequency: compare each peak with its ring's median
+    rows = np.sort(np.append(power, np.inf)[_RING_ROWS], axis=1)
+    index = np.arange(len(rows))
+    median = 0.5 * (rows[index, (_RING_SIZES - 1) // 2] + rows[index, _RING_SIZES // 2])
+    ratio = np.where(_SEARCHED.ravel(), power / (median[_RING_OF] + 1e-6), 0.0)
     best = int(np.argmax(ratio))
     radius, angle = _RADIUS.flat[best], _ANGLE.flat[best]
     turn = np.abs((_ANGLE.ravel() - angle + 90.0) % 180.0 - 90.0)
