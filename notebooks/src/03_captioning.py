@@ -80,8 +80,8 @@ n_members = len(getattr(captioner.model, "members", [captioner.model]))
 print(f"model folder: {captioner.model_dir}")
 print(f"vocabulary {len(captioner.vocab):,} words; encoder {settings['embed_dim']} units, attention "
       f"{settings['attention_units']}, GRU {settings['units']}; {n_members} network(s) of this shape averaged word by "
-      f"word (an ensemble of independently trained runs), {captioner.model.count_params():,} trained parameters in all; "
-      f"backbone resize '{captioner.resize}', beam {captioner.config.get('decoding', {}).get('beam')}, "
+      f"word (an ensemble of trained models), {captioner.model.count_params():,} trained parameters in all; "
+      f"backbone resize '{captioner.resize}', default decoding beam {captioner.beam} alpha {captioner.alpha}, "
       f"at most {captioner.max_words} words")
 
 # %% [markdown]
@@ -246,10 +246,11 @@ grid = np.asarray(grids.grid[grids.rows], dtype=np.float32)
 print(f"grid features of {len(subset)} dev images ({'subset' if FAST else 'whole split'}) in "
       f"{time.perf_counter() - start:.1f} s: {grid.shape}")
 start = time.perf_counter()
-beam = captioner.caption(grid, beam=3)
+beam = captioner.caption(grid)  # the model's default decoding
 beam_seconds = time.perf_counter() - start
 scores = score_captions(subset.captions, [c.text for c in beam])
-print(f"beam 3 on {len(subset)} images in {beam_seconds:.1f} s; tokenizer {scores['tokenizer']}")
+print(f"beam {captioner.beam} (alpha {captioner.alpha}) on {len(subset)} images in {beam_seconds:.1f} s; "
+      f"tokenizer {scores['tokenizer']}")
 display(pd.Series({k: v for k, v in scores.items() if k not in ("tokenizer",)}).to_frame("dev").T.round(4))
 metrics_file = captioner.model_dir / "metrics.json"
 if FAST and metrics_file.is_file():  # the model's own record of the whole dev split
@@ -290,8 +291,12 @@ import logging
 
 if FAST:  # Java is left out on purpose here: silence the evaluator's "no Java" notice
     logging.getLogger("tounum.caption.evaluate").setLevel(logging.ERROR)
-decoders = {"beam 3": beam}
-for name, kwargs in (("greedy", {"beam": 1}), ("beam 5", {"beam": 5}), ("sampling", {"temperature": 1.0, "seed": 0})):
+decoders = {f"beam {captioner.beam}, alpha {captioner.alpha} (default)": beam}
+others = {"greedy": {"beam": 1}, "beam 3, alpha 0.7": {"beam": 3, "alpha": 0.7},
+          "beam 5, alpha 0.7": {"beam": 5, "alpha": 0.7}, "sampling": {"temperature": 1.0, "seed": 0}}
+for name, kwargs in others.items():
+    if (kwargs.get("beam"), kwargs.get("alpha")) == (captioner.beam, captioner.alpha):
+        continue  # the default, already run
     start = time.perf_counter()
     decoders[name] = captioner.caption(grid, **kwargs)
     print(f"{name}: {time.perf_counter() - start:.1f} s for {len(grid)} images")
