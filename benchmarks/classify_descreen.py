@@ -6,7 +6,7 @@
 - ``--triggers``: the images it descreens, per class: dev clean and under each degradation of the
   robustness table, train clean (with the rendered text pages and the extra photos) and train
   with one halftone view each (the augmentation's range of screen periods and angles). Clean
-  images should not trigger.
+  images should not trigger: the clean ones that do are listed.
 - ``--blur F...``: a classifier (``--model``, default the shipped one) on the held-out part of
   train (what decides) and on dev (for information), clean and halftoned (the robustness table's
   halftone), without descreening and with each blur factor; the model's own descreening setting is
@@ -41,30 +41,33 @@ def fires(pixels: np.ndarray, config: ClassifyConfig) -> bool:
     return screen.found and screen.strength >= config.descreen_min_strength
 
 
-def triggers(data_dir: str, config: ClassifyConfig) -> dict[str, dict[str, int]]:
+def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str, int]], list[str]]:
     counts: dict[str, Counter] = {}
+    clean_fired: list[str] = []
 
-    def count(group: str, label: str, pixels: np.ndarray) -> None:
+    def count(group: str, label: str, pixels: np.ndarray, path: str) -> None:
         c = counts.setdefault(group, Counter())
         c["n"] += 1
         if fires(pixels, config):
             c["fired"] += 1
             c[label] += 1
+            if group.endswith("clean"):
+                clean_fired.append(path)
 
     dev = scan_tree(Path(data_dir) / "dev").labelled
     for path, label in zip(dev["path"], dev["label"]):
         image = read_images([path])[0][0]
-        count("dev clean", label, image)
+        count("dev clean", label, image, path)
         for name, degrade in DEGRADATIONS.items():
-            count(f"dev {name}", label, degrade(image))
+            count(f"dev {name}", label, degrade(image), path)
     paths, labels, _ = train_files(data_dir, config)
     rng = np.random.default_rng(0)
     for path, label in zip(paths, labels):
         image = read_images([path])[0][0]
-        count("train clean", label, image)
+        count("train clean", label, image, path)
         period = rng.uniform(2.5, 6.0) * max(image.shape[:2]) / INPUT_SIZE  # as scan_view draws it
-        count("train halftone view", label, halftone(image, period, rng.uniform(0, 90)))
-    return {group: dict(c) for group, c in counts.items()}
+        count("train halftone view", label, halftone(image, period, rng.uniform(0, 90)), path)
+    return {group: dict(c) for group, c in counts.items()}, clean_fired
 
 
 def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float]) -> list[dict]:
@@ -104,11 +107,12 @@ def main() -> None:
     config = ClassifyConfig(extra_photos=args.extra_photos)
     result: dict = {"settings": {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur}}
     if args.triggers:
-        result["triggers"] = triggers(args.data, config)
+        result["triggers"], result["clean_descreened"] = triggers(args.data, config)
         print("| images | n | descreened | by class |\n|---|---|---|---|")
         for group, c in result["triggers"].items():
             by_class = ", ".join(f"{k} {c[k]}" for k in CLASSES if c.get(k))
             print(f"| {group} | {c['n']} | {c.get('fired', 0)} | {by_class} |")
+        print("clean images descreened:", *result["clean_descreened"], sep="\n  ")
     if args.blur:
         result["blur"] = blur_sweep(args.data, config, args.model, args.blur)
         print("| images | condition | blur (periods) | descreened | accuracy | macro-F1 | photo-vs-rest |")
