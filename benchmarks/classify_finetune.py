@@ -35,13 +35,15 @@ from shared_data import SHARED_DATA
 CONDITIONS = ("clean", *DEGRADATIONS)
 
 
-def dev_conditions(dev_dir: Path, backbone) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``[top, style]`` descriptors and labels of the dev images, clean and under each degradation."""
+def dev_conditions(dev_dir: Path, backbone, descreen: dict[str, float] | None = None,
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``[top, style]`` descriptors and labels of the dev images, clean and under each degradation
+    (descreened as the training images were)."""
     table = scan_tree(dev_dir).labelled
     out = {}
     for name in CONDITIONS:
         feats = pooled_views(table["path"], backbone, degrade=None if name == "clean" else name,
-                             cache=cache_dir() / "classify", inputs=("top", "style"))
+                             cache=cache_dir() / "classify", inputs=("top", "style"), descreen=descreen)
         y = np.array([CLASSES.index(c) for c in table["label"]])
         out[name] = feats.pooled[0][feats.ok], y[feats.ok]
     return out
@@ -73,8 +75,8 @@ def main() -> None:
     config = ClassifyConfig(extra_photos=args.extra_photos, finetune_top=True, finetune_epochs=args.epochs)
     backbone = load_backbone()
     data = extract(args.data, config, backbone, inputs=("top", "style"))
-    dev = dev_conditions(split_dirs(args.data)[1], backbone)
-    info = {"kind": "finetuned_top", "inputs": ["top", "style"],
+    dev = dev_conditions(split_dirs(args.data)[1], backbone, data.descreen)
+    info = {"kind": "finetuned_top", "inputs": ["top", "style"], "descreen": data.descreen,
             "backbone": {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
                          "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer}}
     linear, c = linear_top(data, config)
