@@ -14,6 +14,9 @@ For the classification notebook:
 - ``evaluate.predict_tree(folder, classifier)``: one prediction row per image; ``evaluate.errors``.
 - ``plots``: ``training_curves``, ``confusion_matrix``, ``error_gallery``, ``architecture``,
   ``regularisation``, ``reliability``.
+- ``Classifier.prepare`` (``features.prepare``): each image as read descreened when it carries a
+  halftone screen (``tounum.enhance.descreen``), as the model was trained; whoever computes the
+  features that ``predict`` reads calls it first (``classify_images`` and the pipeline do).
 - ``topblocks`` with ``train.fit_top``: the backbone's top layers fine-tuned with the head on cached
   ``Features.top`` activations (``tounum train classifier --finetune-top``; measured against the
   linear head in ``benchmarks/classify_finetune.py``, not shipped).
