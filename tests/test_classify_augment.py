@@ -76,3 +76,20 @@ def test_scan_view_halftone_screens_stay_visible_at_the_backbone_input():
         small = cv2.resize(view, (augment.INPUT_SIZE, augment.INPUT_SIZE), interpolation=cv2.INTER_AREA)
         spreads.append(small[56:168, 56:168].astype(float).std())  # the centre: no border
     assert max(spreads) > 30, sorted(spreads)[-5:]
+
+
+def test_scan_view_chances_of_grey_and_screen(image):
+    def grey(view):
+        return np.abs(view.astype(int) - view[..., :1]).max() <= 2  # JPEG may leave a trace of colour
+
+    always = [augment.scan_view(image, seed=s, grey=1.0, screen=0.0) for s in range(12)]
+    never = [augment.scan_view(image, seed=s, grey=0.0, screen=0.0) for s in range(12)]
+    assert all(grey(v) for v in always) and not any(grey(v) for v in never)
+    def spread(view):  # of the centre, which crops and borders leave to the image
+        h, w = view.shape[:2]
+        return view[h // 4:3 * h // 4, w // 4:3 * w // 4].astype(float).std()
+
+    flat = np.full((augment.INPUT_SIZE,) * 2 + (3,), 128, np.uint8)
+    screened = np.mean([spread(augment.scan_view(flat, seed=s, screen=1.0)) for s in range(12)])
+    plain = np.mean([spread(augment.scan_view(flat, seed=s, screen=0.0)) for s in range(12)])
+    assert screened > 3 * plain  # dots on a flat grey, where noise alone leaves it nearly flat

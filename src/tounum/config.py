@@ -81,6 +81,8 @@ class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
     # training (tounum train classifier): features, then a head on the pooled features
     augmented_views: int = 3  # "as scanned" views per train image, besides the clean one
+    grey_views: float = 0.3  # chance that a view is greyscale
+    halftone_views: float = 0.25  # chance that a view is halftone-screened
     synthetic_text: int = 300  # rendered book/letter pages added to the text class of train
     extra_photos: str = ""  # folder of more photographs (any subject) for the photo class of train
     extra_photos_max: int = 600  # a seeded sample of at most this many of them

@@ -147,7 +147,8 @@ def add_border(pixels: np.ndarray, width: float = 0.08, colour: tuple[int, int, 
     return cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=tuple(map(int, colour)))
 
 
-def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = None) -> np.ndarray:
+def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = None, *, grey: float = 0.3,
+              screen: float = 0.25) -> np.ndarray:
     """A random "as scanned" version of an image: a few of the operations above, in scan order.
 
     Geometry first (crop, border, quarter turn), then the paper (tint, bleed-through, greyscale,
@@ -160,6 +161,8 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
     seed : int or numpy Generator
     other : (h, w, 3) uint8, optional
         Another image to show through as bleed-through.
+    grey, screen : float
+        Chance of the greyscale and of the halftone step.
 
     Example
     -------
@@ -180,9 +183,9 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
         out = paper_tint(out, rng.uniform(0.3, 1.0))
     if other is not None and rng.random() < 0.2:
         out = bleed_through(out, other, rng.uniform(0.05, 0.25))
-    if rng.random() < 0.3:
+    if rng.random() < grey:
         out = greyscale(out)
-    if rng.random() < 0.25:
+    if rng.random() < screen:
         # a period of 2.5-6 pixels at the backbone's input, whatever the image size: a fixed period
         # in image pixels would vanish in the resize of large scans and teach nothing
         out = halftone(out, rng.uniform(2.5, 6.0) * max(out.shape[:2]) / INPUT_SIZE, rng.uniform(0, 90))

@@ -99,10 +99,14 @@ def prepare(images: Sequence[np.ndarray], descreen: Mapping[str, float] | None =
 
 
 def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: int, degrade: str | None,
-         inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None) -> str:
+         inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None,
+         scan: Mapping[str, float] | None = None) -> str:
     settings = [backbone_version, AUGMENT_VERSION, n_augmented, seed, degrade, list(inputs)]
-    if descreen is not None:  # keys of caches made before descreening stay as they were
+    # optional settings join the key only when set, so that the caches made before them stay valid
+    if descreen is not None:
         settings.append(["input view", dict(sorted(descreen.items()))])
+    if scan:
+        settings.append(["scan", dict(sorted(scan.items()))])
     h = hashlib.sha256(json.dumps(settings).encode())
     for p in paths:
         try:
@@ -114,7 +118,7 @@ def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: in
 
 
 def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: int, seed: int,
-                degrade: str | None = None) -> list[list[np.ndarray]]:
+                degrade: str | None = None, scan: Mapping[str, float] | None = None) -> list[list[np.ndarray]]:
     """The views of each image: ``[clean, augmented 1..K]``, degraded afterwards if ``degrade`` is set.
 
     Parameters
@@ -127,6 +131,8 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
     seed : int
     degrade : str, optional
         A name of :data:`tounum.classify.augment.DEGRADATIONS`, applied to every view.
+    scan : mapping, optional
+        Keyword arguments of :func:`tounum.classify.augment.scan_view` (``grey``, ``screen``).
 
     Returns
     -------
@@ -144,7 +150,7 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
         for j, (index, image) in enumerate(zip(indices, images)):
             rng = np.random.default_rng([seed, index, k])
             other = images[(j + 1 + int(rng.integers(len(images) - 1))) % len(images)] if len(images) > 1 else None
-            out.append(scan_view(image, rng, other))
+            out.append(scan_view(image, rng, other, **(scan or {})))
         views.append(out)
     if degrade is not None:
         views = [[DEGRADATIONS[degrade](im) for im in view] for view in views]
@@ -154,7 +160,7 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
 def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: int = 0,
                  degrade: str | None = None, cache: str | Path | None = None, chunk: int = 128,
                  inputs: Sequence[str] = ("pooled",), descreen: Mapping[str, float] | None = None,
-                 ) -> PooledViews:
+                 scan: Mapping[str, float] | None = None) -> PooledViews:
     """Descriptors of every image in ``paths`` and of its augmented views, cached and resumable.
 
     Parameters
@@ -179,6 +185,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
     descreen : mapping, optional
         Descreening (:func:`prepare`) of view 0, the image as read (after ``degrade``), before the
         backbone; the augmented views are left as they are.
+    scan : mapping, optional
+        Chances of the scan view's steps other than the defaults (:func:`image_views`).
 
     Returns
     -------
@@ -196,7 +204,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
             version += "+style:" + ",".join(getattr(backbone, "style_layers", ()))
         if "top" in inputs:
             version += "+top:" + getattr(backbone, "top_layer", "")
-        folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs, descreen)
+        folder = Path(cache) / "features" / _key(paths, version, n_augmented, seed, degrade, inputs, descreen, scan)
         folder.mkdir(parents=True, exist_ok=True)
     parts, oks, errors = [], [], []
     for start in range(0, len(paths), chunk):
@@ -213,7 +221,7 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         ok[kept] = True
         pooled = None
         if images:
-            views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade)
+            views = image_views(images, [start + i for i in kept], n_augmented, seed, degrade, scan)
             views[0] = prepare(views[0], descreen)
             feats = descriptor(backbone.features([im for view in views for im in view]), inputs)
             feats = feats.reshape(n_augmented + 1, len(images), -1).astype(np.float32)

@@ -106,6 +106,9 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     cache = Path(cache) if cache else cache_dir() / "classify"
     descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
         if config.descreen else None
+    defaults = ClassifyConfig()  # default chances: None, so the caches of earlier runs keep their keys
+    scan = {"grey": config.grey_views, "screen": config.halftone_views} \
+        if (config.grey_views, config.halftone_views) != (defaults.grey_views, defaults.halftone_views) else None
     if not getattr(backbone, "style_size", 0):
         inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
@@ -115,7 +118,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         if table.empty:
             raise ValueError(f"{folder}: no images in class folders ({', '.join(CLASSES)})")
         feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache,
-                             inputs=inputs, descreen=descreen)
+                             inputs=inputs, descreen=descreen, scan=scan)
         ok = feats.ok
         y = np.array([CLASSES.index(c) for c in table["label"]])
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
@@ -135,7 +138,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         extra["photo"] = sorted(rng.choice(photos, min(len(photos), config.extra_photos_max), replace=False))
     for cls, paths in extra.items():
         feats = pooled_views(paths, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache,
-                             inputs=inputs, descreen=descreen)
+                             inputs=inputs, descreen=descreen, scan=scan)
         train = Split(np.concatenate([train.pooled, feats.pooled[:, feats.ok]], axis=1),
                       np.r_[train.y, np.full(int(feats.ok.sum()), CLASSES.index(cls))],
                       train.paths + [p for p, k in zip(paths, feats.ok) if k])

@@ -71,7 +71,7 @@ def measure_screen(pixels: np.ndarray) -> Screen:
     Returns
     -------
     Screen
-        All 0 when the grey copy is smaller than one tile.
+        All 0 when the grey copy is smaller than one tile or flat.
 
     Example
     -------
@@ -101,12 +101,14 @@ def measure_screen(pixels: np.ndarray) -> Screen:
     median = 0.5 * (rows[index, (_RING_SIZES - 1) // 2] + rows[index, _RING_SIZES // 2])
     ratio = np.where(_SEARCHED.ravel(), power / (median[_RING_OF] + 1e-6), 0.0)
     best = int(np.argmax(ratio))
+    if ratio[best] == 0.0:  # a flat image: no spectrum at all
+        return Screen(0.0, 0.0, 0.0)
     radius, angle = _RADIUS.flat[best], _ANGLE.flat[best]
     turn = np.abs((_ANGLE.ravel() - angle + 90.0) % 180.0 - 90.0)
     # a lattice's peaks share one radius (up to the bins' spacing); an aliased harmonic of lines rarely does
     other = (np.abs(_RADIUS.ravel() - radius) <= max(0.1 * radius, 1.0 / TILE)) & (turn >= 45.0)
     second = float(ratio[other].max(initial=0.0))
-    return Screen(float(1.0 / (radius * scale)), second, second / max(float(ratio[best]), 1e-12))
+    return Screen(float(1.0 / (radius * scale)), second, second / float(ratio[best]))
 
 
 def descreen(pixels: np.ndarray, min_strength: float = 30.0, blur: float = 0.8) -> np.ndarray:
