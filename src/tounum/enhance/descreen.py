@@ -4,7 +4,7 @@ A halftone screen is a lattice of dots. In the power spectrum of the image it sh
 far above the picture's own spectrum at the same frequency, in two directions at the same radius
 and of about the same power (the lattice's two axes, or the several screens of colour print).
 Text lines, hatching and ruled paper are periodic too, but in one direction: what they show in a
-second direction (aliased harmonics of pixel-sharp lines) is hundreds of times weaker than their
+second direction (aliased harmonics of pixel-sharp lines) is far weaker than their
 main peak. JPEG's 8-pixel blocks sit on the frequency axes, which the measurement leaves out (so
 does it a screen printed at exactly 0 or 90 degrees). The spectrum is measured on a grey copy of at most
 :data:`ANALYSIS_SIDE` pixels, averaged over :data:`TILE`-pixel tiles (Welch), so that it is cheap
@@ -22,7 +22,7 @@ ANALYSIS_SIDE = 448  # twice the classifier's input: screens it sees are resolve
 TILE = 64
 MIN_RADIUS = 4  # frequency bins: periods of at most TILE / 4 = 16 pixels of the grey copy
 AXIS_MARGIN = 6.0  # degrees around the frequency axes left out (JPEG blocks, scan lines, borders)
-MIN_BALANCE = 0.25  # a lattice's second peak against its first: 0.95-1 for screens, < 0.07 for lines
+MIN_BALANCE = 0.25  # a lattice's second peak against its first: near 1 for screens, far below for lines
 
 _WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
 _FY, _FX = np.fft.fftfreq(TILE)[:, None], np.fft.rfftfreq(TILE)[None, :]
