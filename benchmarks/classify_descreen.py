@@ -36,11 +36,6 @@ from tounum.enhance.descreen import descreen, measure_screen
 from shared_data import SHARED_DATA
 
 
-def fires(pixels: np.ndarray, config: ClassifyConfig) -> bool:
-    screen = measure_screen(pixels)
-    return screen.found and screen.strength >= config.descreen_min_strength
-
-
 def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str, int]], list[str]]:
     counts: dict[str, Counter] = {}
     clean_fired: list[str] = []
@@ -48,7 +43,7 @@ def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str,
     def count(group: str, label: str, pixels: np.ndarray, path: str) -> None:
         c = counts.setdefault(group, Counter())
         c["n"] += 1
-        if fires(pixels, config):
+        if measure_screen(pixels).screened(config.descreen_min_strength):
             c["fired"] += 1
             c[label] += 1
             if group.endswith("clean"):

@@ -60,6 +60,10 @@ class Screen:
         """Whether the peaks make a lattice (``balance`` at least :data:`MIN_BALANCE`)."""
         return self.balance >= MIN_BALANCE
 
+    def screened(self, min_strength: float = 30.0) -> bool:
+        """Whether the image counts as screened: a lattice (:attr:`found`) of at least ``min_strength``."""
+        return self.found and self.strength >= min_strength
+
 
 def measure_screen(pixels: np.ndarray) -> Screen:
     """Measure the halftone screen of an image (its lattice peaks in the power spectrum).
@@ -119,7 +123,7 @@ def descreen(pixels: np.ndarray, min_strength: float = 30.0, blur: float = 0.8) 
     pixels : (H, W, 3) or (H, W) uint8
     min_strength : float
         :attr:`Screen.strength` from which an image whose peaks make a lattice
-        (:attr:`Screen.found`) counts as screened.
+        (:attr:`Screen.found`) counts as screened (:meth:`Screen.screened`).
     blur : float
         Gaussian standard deviation in periods of the strongest peak. At 0.8 that peak keeps 3e-6
         of its amplitude, and a peak of sqrt(2) times its period (the side of a dot cell when the
@@ -137,7 +141,7 @@ def descreen(pixels: np.ndarray, min_strength: float = 30.0, blur: float = 0.8) 
     True
     """
     screen = measure_screen(pixels)
-    if not (screen.found and screen.strength >= min_strength):
+    if not screen.screened(min_strength):
         return pixels
     sigma = blur * screen.period
     return cv2.GaussianBlur(np.asarray(pixels, np.uint8), (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
