@@ -1,5 +1,9 @@
 """The classifier on material from sources it was not trained on (a sanity check, not a tuning set).
 
+Since 30 Nov 2026 COCO-mini and the demo scans also guard the choice of the style layers and of the
+number of Flickr8k photos in train (``classify_style_layers.py --guard``): a candidate that loses
+photos here is refused, so these figures are no longer wholly independent of the model's design.
+
 - photos: the COCO-mini train and val images (159 photographs, longest side 320): every one should
   be ``is_photo``. (Flickr8k is not used here: the shipped model's photo class includes a sample
   of its images.)

@@ -91,17 +91,17 @@ def test_features_shapes_and_one_pass_consistency(backbone):
 def test_style_statistics_come_from_the_same_pass(backbone):
     import keras
 
-    assert backbone.style_layers == features.STYLE_LAYERS and backbone.style_size == 960
+    assert backbone.style_layers == features.STYLE_LAYERS and backbone.style_size == 2384
     images = [_photo(300, 200, 1), _photo(120, 120, 6)]
     f = backbone.features(images)
-    assert f.style.shape == (2, 960) and f.style.dtype == np.float32
-    # the same statistics computed directly from the layer's activations
-    layer = backbone._model.get_layer(features.STYLE_LAYERS[0]).output
-    act = np.asarray(keras.Model(backbone._model.inputs, layer).predict_on_batch(
-        backbone.preprocess(images).astype(np.float32)))
-    expected = np.concatenate([act.mean(axis=(1, 2)), act.std(axis=(1, 2))], axis=1)
+    assert f.style.shape == (2, 2384) and f.style.dtype == np.float32
+    # the same statistics computed directly from each layer's activations, in layer order
+    layers = [backbone._model.get_layer(name).output for name in features.STYLE_LAYERS]
+    acts = keras.Model(backbone._model.inputs, layers).predict_on_batch(backbone.preprocess(images).astype(np.float32))
+    expected = np.concatenate([s for a in map(np.asarray, acts) for s in (a.mean(axis=(1, 2)), a.std(axis=(1, 2)))],
+                              axis=1)
     np.testing.assert_allclose(f.style, expected, rtol=1e-3, atol=1e-4)
-    assert backbone.features([]).style.shape == (0, 960)
+    assert backbone.features([]).style.shape == (0, 2384)
 
 
 def test_sample_photos_get_the_expected_classes(backbone):
@@ -152,12 +152,13 @@ def test_cache_entry_without_style_is_recomputed(tmp_path):
     config = BackboneConfig(feature_cache=str(tmp_path / "features"))
     cached = features.load_backbone(config)
     image = _photo(100, 80, 7)
-    # an entry as written before the style statistics existed
-    FeatureCache(tmp_path / "features", cached.version).put(
-        pixels_key(image), np.zeros(1280), np.zeros((7, 7, 1280)))
-    f = cached.features([image])
-    assert np.abs(f.pooled).sum() > 0 and f.style.shape == (1, 960) and np.abs(f.style).sum() > 0
-    assert cached.cache.get(pixels_key(image))[2].shape == (960,)
+    # an entry as written before the style statistics existed, then one of another set of style layers
+    for style in (None, np.zeros(960)):
+        FeatureCache(tmp_path / "features", cached.version).put(
+            pixels_key(image), np.zeros(1280), np.zeros((7, 7, 1280)), style)
+        f = cached.features([image])
+        assert np.abs(f.pooled).sum() > 0 and f.style.shape == (1, 2384) and np.abs(f.style).sum() > 0
+        assert cached.cache.get(pixels_key(image))[2].shape == (2384,)
 
 
 def test_corrupt_cache_entry_is_a_miss(tmp_path):

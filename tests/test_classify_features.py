@@ -33,9 +33,11 @@ def test_classifier_reads_the_inputs_it_was_trained_on(tmp_path):
     f = features()
     x = descriptor(f, ("pooled", "style"))
     y = np.arange(12) % 5
-    both = Classifier(train_logistic(np.r_[x, x], y), 1.0, 0.5, {"inputs": ["pooled", "style"]})
+    both = Classifier(train_logistic(np.r_[x, x], y), 1.0, 0.5,
+                      {"inputs": ["pooled", "style"], "backbone": {"style_layers": ["block8_expand_relu6"]}})
     np.testing.assert_allclose(both.predict(f).probs, both.predict(x).probs)
-    with pytest.raises(ValueError, match=r"pooled\+style vectors of 7 values"):
+    # features of a backbone with other style layers: the error says which layers the head expects
+    with pytest.raises(ValueError, match=r"pooled\+style vectors of 7 values.*style layers: block8_expand_relu6"):
         both.predict(f.pooled)
     both.save(tmp_path / "m")
     assert Classifier.load(tmp_path / "m").inputs == ("pooled", "style")

@@ -7,7 +7,7 @@ from tounum.classify import CLASSES, Classifier, load_classifier
 from tounum.classify.data import holdout_split
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
 from tounum.classify.metrics import expected_calibration_error
-from tounum.classify.model import export_head, train_head, train_logistic
+from tounum.classify.model import class_weights, export_head, train_head, train_logistic
 from tounum.classify.train import FeatureData, Split, bias_variance, fit
 from tounum.config import ClassifyConfig
 
@@ -39,6 +39,17 @@ def test_keras_head_learns_separable_features_and_exports_to_numpy():
 def test_logistic_regression_learns_separable_features():
     pooled, y = separable(200)
     assert (train_logistic(pooled[0], y).logits(pooled[0]).argmax(1) == y).mean() > 0.95
+
+
+def test_balanced_classes_stop_a_crowded_class_from_taking_the_doubtful_points():
+    # two overlapping classes, the first nine times as numerous (like photos against paintings)
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0.0, 1.0, (900, 2)), rng.normal(1.5, 1.0, (100, 2))].astype(np.float32)
+    y = np.r_[np.zeros(900, int), np.ones(100, int)]
+    assert class_weights(y) == pytest.approx({0: 1000 / 1800, 1: 1000 / 200})
+    minority_recall = {balanced: (train_logistic(x, y, 1.0, balanced=balanced).logits(x)[y == 1].argmax(1) == 1).mean()
+                       for balanced in (False, True)}
+    assert minority_recall[True] > minority_recall[False] + 0.2
 
 
 def test_temperature_scaling_lowers_nll_and_ece_of_an_overconfident_toy():

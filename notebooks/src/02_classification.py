@@ -102,9 +102,10 @@ show(fig)
 # The backbone is frozen: its weights were learned on the ImageNet photographs and are not changed
 # here. Each image is resized (aspect kept, padded) to 224x224, passed through it,
 # and its last 7x7x1280 feature map is averaged into one vector of 1,280 features. The same pass
-# also gives "style" statistics: the mean and standard deviation of each channel of a middle layer
-# (block 8, 14x14x480), which describe texture and brushwork rather than content, and tell paintings
-# from photos better than the last layer does (`benchmarks/classify_style_layers.py`). The head that
+# also gives "style" statistics: the mean and standard deviation of each channel of three middle
+# layers (blocks 4, 8 and 11: 28x28x40, 14x14x480, 14x14x672), which describe texture and
+# brushwork rather than content, and tell paintings from photos better than the last layer does
+# (`benchmarks/classify_style_layers.py`). The head that
 # is trained is small: standardise the features, dropout, then a dense layer to 5 logits; a softmax
 # of the logits divided by a temperature T gives calibrated probabilities, and a threshold on the
 # photo probability gives the `is_photo` decision. The figure shows each layer with its output
@@ -134,8 +135,9 @@ print(inspect.getsource(train_head))
 
 # %% [markdown]
 # **Parameters.** The dense layer has one weight per (feature, class) pair and one bias per class.
-# With 5 classes and 2,240 features (1,280 pooled + 960 style) that is few parameters for a few thousand training images,
-# which is why the features must be good: the backbone does the heavy lifting.
+# With 5 classes and 3,664 features (1,280 pooled + 2,384 style) that is about 18,000 weights for a
+# few thousand training images (each seen clean and as 3 scan views), which is why the features
+# must be good: the backbone does the heavy lifting.
 #
 # **Loss.** Softmax cross-entropy: for an image of class *c* the loss is `-log p(c)`, the surprise
 # of the model at the right answer. It is 0 for a certain, correct answer and grows without bound

@@ -85,8 +85,12 @@ class ClassifyConfig:
     halftone_views: float = 0.25  # chance that a view is halftone-screened
     synthetic_text: int = 300  # rendered book/letter pages added to the text class of train
     extra_photos: str = ""  # folder of more photographs (any subject) for the photo class of train
-    extra_photos_max: int = 600  # a seeded sample of at most this many of them
+    extra_photos_max: int = 1300  # a seeded sample of at most this many of them
     holdout: float = 0.15  # share of train held out for early stopping and temperature
+    # weight each class equally in the heads' loss: the extra photos widen what the photo class
+    # covers, they should not make "photo" the answer to every doubt (dev and the client's data
+    # are not photo-heavy)
+    balanced: bool = True
     seed: int = 0
     hidden: int = 0  # 0: dropout + one dense layer; >0: a ReLU layer of this width first
     dropout: float = 0.3

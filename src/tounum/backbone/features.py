@@ -5,7 +5,7 @@
 >>> feats.pooled.shape, feats.grid.shape             # doctest: +SKIP
 ((2, 1280), (2, 7, 7, 1280))
 >>> feats.style.shape                                # doctest: +SKIP
-(2, 960)
+(2, 2384)
 >>> feats.top.shape                                  # doctest: +SKIP
 (2, 7, 7, 192)
 
@@ -51,12 +51,14 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(CLASS_NAMES_FILE.read_text().splitlines())
 
 
-# EfficientNet-Lite0 layers whose channel statistics form ``Features.style``: the expanded
-# activations of block 8 (14x14x480). Texture statistics of a middle layer (Gram-like, as in style
-# transfer) separate painting from photo better than the pooled last layer, which is mostly
-# content; of six layers tried, this one did best on the held-out part of train (benchmarks/README.md,
-# classify). Changing them changes ``Features.style``.
-STYLE_LAYERS = ("block8_expand_relu6",)
+# EfficientNet-Lite0 layers whose channel statistics form ``Features.style``: block 4 (28x28x40) and
+# blocks 8 and 11 (14x14x480, 14x14x672); 2384 values. Texture statistics of the middle layers
+# (Gram-like, as in style transfer) separate painting from photo better than the pooled last layer,
+# which is mostly content; these three together beat any one of them on the held-out part of train,
+# and adding the 7x7 layers (blocks 14, 15) cost photo recall on photographs of a source never
+# trained on (benchmarks/README.md, classify). Changing them changes ``Features.style`` and needs a
+# retrained classifier.
+STYLE_LAYERS = ("block4_add", "block8_expand_relu6", "block11_expand_relu6")
 # The input of the last MBConv block (7x7x192), kept as ``Features.top`` so that a classifier with
 # fine-tuned copies of the top layers (block15 and the head conv) runs them on the tensor this
 # pass already computed instead of a second backbone pass.
@@ -189,7 +191,7 @@ class Backbone:
         -------
         Features
             ``pooled`` (N, C), ``grid`` (N, H, W, C), ``style`` (N, S) and ``top`` float32; (N, 1280),
-            (N, 7, 7, 1280), (N, 960) and (N, 7, 7, 192) for EfficientNet-Lite0. Cache hits are
+            (N, 7, 7, 1280), (N, 2384) and (N, 7, 7, 192) for EfficientNet-Lite0. Cache hits are
             float16 values widened to float32.
         """
         if self.cache is None:
@@ -293,7 +295,7 @@ def with_layer_output(model: Any, layer_name: str) -> Any:
 
 
 def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
-    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 960,
+    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 2384,
     top 7x7x192."""
     from tounum.backbone.weights import PRECISIONS, VERSION
 

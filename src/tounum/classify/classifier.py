@@ -88,8 +88,10 @@ class Classifier:
         x = x[None] if x.ndim == 1 else x
         width = self.head.width
         if x.ndim != 2 or x.shape[1] != width:
+            layers = ", ".join(self.info.get("backbone", {}).get("style_layers", [])) or "none"
             raise ValueError(f"the classifier reads {'+'.join(self.inputs)} vectors of {width} values, "
-                             f"got an array of shape {x.shape}")
+                             f"got an array of shape {x.shape} (it was trained with style layers: "
+                             f"{layers}; retrain it if the backbone's differ)")
         return x
 
     def logits(self, features) -> np.ndarray:

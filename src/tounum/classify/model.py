@@ -110,7 +110,8 @@ def train_head(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarra
     callbacks = [keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True)] \
         if config.patience else []
     history = model.fit(x, y, validation_data=(x_val, y_val), epochs=config.epochs,
-                        batch_size=config.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
+                        batch_size=config.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True,
+                        class_weight=class_weights(y) if config.balanced else None)
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
@@ -123,8 +124,23 @@ def export_head(model) -> LinearStack:
     return LinearStack(mean, scale, [np.asarray(d.kernel) for d in dense], [np.asarray(d.bias) for d in dense])
 
 
-def train_logistic(x: np.ndarray, y: np.ndarray, c: float = 0.1, seed: int = 0) -> LinearStack:
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Per-class loss weights that make every class present in ``y`` count alike (mean weight 1).
+
+    Example
+    -------
+    >>> class_weights(np.array([0, 0, 0, 1]))
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    return {int(k): float(len(y) / (len(classes) * n)) for k, n in zip(classes, counts)}
+
+
+def train_logistic(x: np.ndarray, y: np.ndarray, c: float = 0.1, seed: int = 0,
+                   balanced: bool = False) -> LinearStack:
     """Multinomial logistic regression (scikit-learn, L2 strength ``1/c``) on standardised features.
+
+    ``balanced`` weights the classes by :func:`class_weights`.
 
     Example
     -------
@@ -136,11 +152,15 @@ def train_logistic(x: np.ndarray, y: np.ndarray, c: float = 0.1, seed: int = 0) 
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = standardiser(x)
-    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit((x - mean) / scale, y)
+    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed,
+                             class_weight=class_weights(y) if balanced else None).fit((x - mean) / scale, y)
     w = np.zeros((x.shape[1], len(CLASSES)), np.float32)
     b = np.zeros(len(CLASSES), np.float32)
-    w[:, clf.classes_] = clf.coef_.T
-    b[clf.classes_] = clf.intercept_
+    if len(clf.classes_) == 2:  # scikit-learn keeps one row for two classes: the second's logit over the first's
+        w[:, clf.classes_[1]], b[clf.classes_[1]] = clf.coef_[0], clf.intercept_[0]
+    else:
+        w[:, clf.classes_] = clf.coef_.T
+        b[clf.classes_] = clf.intercept_
     missing = np.setdiff1d(np.arange(len(CLASSES)), clf.classes_)
     b[missing] = -1e4  # a class absent from training is never predicted
     return LinearStack(mean, scale, [w], [b])

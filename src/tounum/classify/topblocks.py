@@ -1,7 +1,7 @@
 """Fine-tuned top of the backbone: a trainable copy of its last block and head conv, plus the head.
 
     top (7x7x192, Features.top) ─block15 (expand 1152, depthwise 3x3, project 320)─▶ head conv 1280
-        ─mean over the grid─▶ pooled' (1280) ─┬─ style (960, fixed) ─▶ standardise ─▶ dropout ─▶ dense ─▶ 5 logits
+        ─mean over the grid─▶ pooled' (1280) ─┬─ style (2384, fixed) ─▶ standardise ─▶ dropout ─▶ dense ─▶ 5 logits
 
 The copy starts from the pretrained weights (batch norm folded, as in the inference backbone), so
 that before training ``pooled'`` is the backbone's own pooled vector; the dense layer starts from a
@@ -63,7 +63,7 @@ def build_top_model(start: TopStack, n_style: int, config: ClassifyConfig) -> An
     Example
     -------
     >>> start = TopStack((7, 7, 192), top_convs(load_efficientnet_lite0()), head)  # doctest: +SKIP
-    >>> build_top_model(start, 960, ClassifyConfig()).output.shape  # doctest: +SKIP
+    >>> build_top_model(start, 2384, ClassifyConfig()).output.shape  # doctest: +SKIP
     (None, 5)
     """
     import keras
