@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tounum.classify.data import CLASSES
-from tounum.classify.model import LinearStack
+from tounum.classify.model import LinearStack, class_weights
 from tounum.config import ClassifyConfig
 
 # The fine-tuned layers, named as in tounum.backbone.efficientnet_lite (weights are copied by name).
@@ -116,7 +116,7 @@ def train_top(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
     history = model.fit(split_descriptor(x, top_shape), y,
                         validation_data=(split_descriptor(x_val, top_shape), y_val),
                         epochs=config.finetune_epochs, batch_size=config.batch_size, callbacks=callbacks,
-                        verbose=verbose, shuffle=True)
+                        verbose=verbose, shuffle=True, class_weight=class_weights(y) if config.balanced else None)
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
