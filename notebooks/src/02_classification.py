@@ -136,7 +136,7 @@ print(inspect.getsource(train_head))
 # %% [markdown]
 # **Parameters.** The dense layer has one weight per (feature, class) pair and one bias per class.
 # With 5 classes and 3,664 features (1,280 pooled + 2,384 style) that is about 18,000 weights for a
-# few thousand training images (each seen clean and as 3 scan views), which is why the features
+# few thousand training images (each seen clean and as 5 scan views), which is why the features
 # must be good: the backbone does the heavy lifting.
 #
 # **Loss.** Softmax cross-entropy: for an image of class *c* the loss is `-log p(c)`, the surprise

@@ -80,7 +80,7 @@ class EnhanceConfig:
 class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
     # training (tounum train classifier): features, then a head on the pooled features
-    augmented_views: int = 3  # "as scanned" views per train image, besides the clean one
+    augmented_views: int = 5  # "as scanned" views per train image, besides the clean one (3 until 30 Nov 2026)
     grey_views: float = 0.3  # chance that a view is greyscale
     halftone_views: float = 0.25  # chance that a view is halftone-screened
     synthetic_text: int = 300  # rendered book/letter pages added to the text class of train
