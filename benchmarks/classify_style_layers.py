@@ -29,11 +29,12 @@ import numpy as np
 from tounum.backbone import load_backbone
 from tounum.backbone.features import _efficientnet_lite0, with_style_output
 from tounum.classify.augment import DEGRADATIONS
-from tounum.classify.calibrate import photo_threshold
-from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, read_images, scan_tree
+from tounum.classify.calibrate import calibrated_probs, photo_threshold
+from tounum.classify.data import CLASSES, read_images, scan_tree
 from tounum.classify.features import image_views
 from tounum.classify.metrics import binary, five_class
 from tounum.classify.model import train_logistic
+from tounum.classify.train import photo_files, sample_photos
 from tounum.classify.synthetic import write_text_pages
 from tounum.config import cache_dir
 from tounum.pipeline.demo import make_scans
@@ -62,9 +63,8 @@ def _descriptors():
 def _flickr(photos: Path) -> tuple[list[str], list[str]]:
     """The seeded 600 Flickr8k photos the features were computed with (the training command took 600
     until 30 Nov 2026, 1300 since), and the others in a seeded order."""
-    every = sorted(str(p) for p in photos.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    sample = sorted(np.random.default_rng(0).choice(every, min(600, len(every)), replace=False))
-    others = sorted(set(every) - set(sample))
+    sample = sample_photos(photos, 600, 0)
+    others = sorted(set(photo_files(photos)) - set(sample))
     return sample, list(np.random.default_rng(1).permutation(others))
 
 
@@ -120,9 +120,7 @@ def columns(names: list[str]) -> np.ndarray:
 
 
 def _probs(head, x: np.ndarray) -> np.ndarray:
-    logits = head.logits(x.astype(np.float32))
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    return p / p.sum(1, keepdims=True)
+    return calibrated_probs(head.logits(x.astype(np.float32)), 1.0)
 
 
 def score(f, names: list[str], guard=None, n_more: int = 0) -> dict[str, float]:

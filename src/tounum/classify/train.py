@@ -72,6 +72,25 @@ class FeatureData:
         return x, np.tile(self.train.y[mask], pooled.shape[0])
 
 
+def photo_files(folder: str | Path) -> list[str]:
+    """Every image file under ``folder`` (any depth), sorted."""
+    return sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def sample_photos(folder: str | Path, n: int, seed: int = 0) -> list[str]:
+    """The seeded sample of at most ``n`` of :func:`photo_files` that training adds to the photo class.
+
+    Example
+    -------
+    >>> sample_photos("../shared/data/captions/flickr8k/images", 1300)[:1]  # doctest: +SKIP
+    ['.../flickr8k/images/1000268201_693b08cb0e.jpg']
+    """
+    photos = photo_files(folder)
+    if not photos:
+        raise ValueError(f"{folder}: no images for extra_photos")
+    return sorted(np.random.default_rng(seed).choice(photos, min(len(photos), n), replace=False))
+
+
 def split_dirs(data_dir: str | Path) -> tuple[Path, Path | None]:
     """``DATA/train`` and ``DATA/dev`` when they exist, else ``DATA`` itself as train and no dev."""
     data_dir = Path(data_dir)
@@ -130,12 +149,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
 
         extra["text"] = write_text_pages(cache / "synthetic_text", config.synthetic_text, config.seed)
     if config.extra_photos:  # photos of other subjects break the sources' content cues (dogs = painting)
-        photos = sorted(str(p) for p in Path(config.extra_photos).rglob("*")
-                        if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not photos:
-            raise ValueError(f"{config.extra_photos}: no images for extra_photos")
-        rng = np.random.default_rng(config.seed)
-        extra["photo"] = sorted(rng.choice(photos, min(len(photos), config.extra_photos_max), replace=False))
+        extra["photo"] = sample_photos(config.extra_photos, config.extra_photos_max, config.seed)
     for cls, paths in extra.items():
         feats = pooled_views(paths, backbone, n_augmented=config.augmented_views, seed=config.seed, cache=cache,
                              inputs=inputs, descreen=descreen, scan=scan)
