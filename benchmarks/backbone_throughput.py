@@ -7,7 +7,8 @@ round-robin, ``--runs`` rounds of ``--batches`` batches of 32 preprocessed 224x2
 that the changing load of a shared machine falls on every setting alike; a setting slower than
 5 images/s in its first round is not timed again. oneDNN is read from the environment when
 TensorFlow loads, so "oneDNN off" runs afterwards in a second process. "features()" is the
-whole public call on 640x480 photos, preprocessing included. bf16 rows also give the largest
+whole public call on 640x480 photos, preprocessing included (also for EfficientNet-Lite2, the
+classifier's backbone since 30 Nov 2026). bf16 rows also give the largest
 logit change against the float32 reference and the top-1 agreement on its five inputs, because
 speed that changes the answers is not free. Prints the load average and a Markdown table.
 "images per CPU-second" divides by the CPU time this process got (all its threads), which
@@ -32,6 +33,9 @@ SETTINGS = {
     "fp32, batch-norm layers kept (not folded)": ("float32", False, "features-bn"),
     "mixed_bfloat16, pooled + grid": ("mixed_bfloat16", False, "features"),
     "features() on 640x480 photos (default, resize included)": ("float32", False, "api"),
+    "features(), EfficientNet-Lite2 at 260, fp32": ("float32", False, "api:efficientnet_lite2"),
+    "features(), EfficientNet-Lite2 at 260, bfloat16 (the classifier's)": ("mixed_bfloat16", False,
+                                                                          "api:efficientnet_lite2"),
     "fp32, XLA jit_compile": ("float32", True, "features"),
     "mixed_bfloat16, XLA jit_compile": ("mixed_bfloat16", True, "features"),
 }
@@ -46,10 +50,12 @@ def _step(name: str, policy: str, xla: bool, outputs: str, rng) -> tuple:
     import keras
     import numpy as np
 
-    if outputs == "api":
+    if outputs.startswith("api"):
         from tounum.backbone import load_backbone
+        from tounum.config import BackboneConfig
 
-        backbone = load_backbone()
+        backbone = load_backbone(BackboneConfig(name=outputs.partition(":")[2] or "efficientnet_lite0",
+                                                precision="bfloat16" if policy == "mixed_bfloat16" else "float32"))
         photos = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(BATCH)]
         return (lambda: backbone.features(photos, batch_size=BATCH)), {}
     from tounum.backbone.efficientnet_lite import efficientnet_lite0
@@ -112,10 +118,10 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.runs, args.batches)))
         return
-    from tounum.backbone.weights import load_efficientnet_lite0
+    from tounum.backbone.weights import load_efficientnet_lite
 
     for batch_norm in (False, True):  # convert once before the workers start
-        load_efficientnet_lite0(batch_norm=batch_norm)
+        load_efficientnet_lite(batch_norm=batch_norm)
     load = [os.getloadavg()[0]]
     results = {}
     groups = [(list(SETTINGS), {}, None),

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tounum.backbone import load_backbone
 from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.calibrate import photo_threshold
@@ -35,12 +34,12 @@ from shared_data import SHARED_DATA
 CONDITIONS = ("clean", *DEGRADATIONS)
 
 
-def probabilities(table: pd.DataFrame, clfs, backbone, condition: str) -> list[np.ndarray]:
-    """Each classifier's calibrated probabilities (N, 5) on the images of ``table``."""
+def probabilities(table: pd.DataFrame, clfs, condition: str) -> list[np.ndarray]:
+    """Each classifier's calibrated probabilities (N, 5) on the images of ``table``, on its own backbone."""
     degrade = None if condition == "clean" else condition
     out = []
     for clf in clfs:
-        rows, _ = predict_table(table, clf, backbone, degrade=degrade, cache=cache_dir() / "classify")
+        rows, _ = predict_table(table, clf, degrade=degrade, cache=cache_dir() / "classify")
         out.append(rows[[f"p_{c}" for c in CLASSES]].to_numpy())
     return out
 
@@ -59,21 +58,20 @@ def main() -> None:
     clfs = [load_classifier(m) for m in args.models]
     names = [Path(m).name for m in args.models] + ["mean"]
     config = ClassifyConfig(**clfs[0].info["config"])
-    backbone = load_backbone()
 
-    # the held-out part of train, every view, each member on its own descriptors
+    # the held-out part of train, every view, each member on its own backbone and descriptors
     held_views = []
     for clf in clfs:
-        data = extract(args.data, config, backbone, inputs=tuple(clf.inputs))
+        data = extract(args.data, config, clf.backbone(), inputs=tuple(clf.inputs))
         x, y = data.rows("held")
         held_views.append(clf.predict(x).probs)
     view_labels = [CLASSES[i] for i in y]
 
     dev = scan_tree(Path(args.data) / "dev").labelled
-    paths, labels, held = train_files(args.data, config, backbone)
+    paths, labels, held = train_files(args.data, config, clfs[0].backbone())
     held_table = pd.DataFrame({"path": paths, "label": labels})[held].reset_index(drop=True)
     tables = {"held-out": held_table, "dev": dev}
-    probs = {(split, c): probabilities(t, clfs, backbone, c) for split, t in tables.items() for c in CONDITIONS}
+    probs = {(split, c): probabilities(t, clfs, c) for split, t in tables.items() for c in CONDITIONS}
     for key, members in probs.items():
         members.append(np.mean(members, axis=0))
     held_views.append(np.mean(held_views, axis=0))

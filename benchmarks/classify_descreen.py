@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.backbone import load_backbone
 from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS, INPUT_SIZE, halftone
 from tounum.classify.classifier import load_classifier
@@ -66,7 +65,8 @@ def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str,
 
 
 def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float]) -> list[dict]:
-    clf, backbone = load_classifier(model), load_backbone()
+    clf = load_classifier(model)
+    backbone = clf.backbone()
     paths, labels, held = train_files(data_dir, config, backbone)
     dev = scan_tree(Path(data_dir) / "dev").labelled
     sets = {"held-out part of train": ([p for p, h in zip(paths, held) if h], [c for c, h in zip(labels, held) if h]),

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.backbone import load_backbone
 from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.classifier import PHOTO, Classifier
 from tounum.classify.data import CLASSES, scan_tree
 from tounum.classify.features import pooled_views
-from tounum.classify.train import _scores, decisions, extract, finetune_top, linear_top, split_dirs
+from tounum.classify.topblocks import FINETUNE_BACKBONE
+from tounum.classify.train import _scores, decisions, extract, finetune_top, linear_top, split_dirs, training_backbone
 from tounum.config import ClassifyConfig, cache_dir
 from shared_data import SHARED_DATA
 
@@ -72,13 +72,15 @@ def main() -> None:
     parser.add_argument("--save-dir", help="write each fine-tuned model to DIR/lr<rate>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    config = ClassifyConfig(extra_photos=args.extra_photos, finetune_top=True, finetune_epochs=args.epochs)
-    backbone = load_backbone()
+    # the top layers are EfficientNet-Lite0's (tounum.classify.topblocks), in float32 as measured
+    config = ClassifyConfig(extra_photos=args.extra_photos, finetune_top=True, finetune_epochs=args.epochs,
+                            backbone=FINETUNE_BACKBONE, backbone_precision="float32")
+    backbone = training_backbone(config)
     data = extract(args.data, config, backbone, inputs=("top", "style"))
     dev = dev_conditions(split_dirs(args.data)[1], backbone, data.descreen)
     info = {"kind": "finetuned_top", "inputs": ["top", "style"], "descreen": data.descreen,
             "backbone": {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
-                         "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer}}
+                         "precision": config.backbone_precision, "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer}}
     linear, c = linear_top(data, config)
     rows = [row(f"linear head (logistic regression, C={c:g})",
                 Classifier(linear, *decisions(linear, data, config), info), data, dev, None)]

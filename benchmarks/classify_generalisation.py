@@ -4,9 +4,11 @@ Since 30 Nov 2026 COCO-mini and the demo scans also guard the choice of the styl
 number of Flickr8k photos in train (``classify_style_layers.py --guard``): a candidate that loses
 photos here is refused, so these figures are no longer wholly independent of the model's design.
 
-- photos: the COCO-mini train and val images (159 photographs, longest side 320): every one should
-  be ``is_photo``. (Flickr8k is not used here: the shipped model's photo class includes a sample
-  of its images.)
+- photos: the COCO-mini train and val images (159 photographs, longest side 320), and the
+  restoration benchmarks' CBSD68 (68 colour photographs, 481x321) and Set12 (12 grey ones):
+  every one should be ``is_photo``. (Flickr8k is not used here: the shipped model's photo class
+  includes a sample of its images.) CBSD68 and Set12 were added on 30 Nov 2026, when they also
+  helped choose between the Lite0 and Lite2 backbones.
 - the pipeline demo's scans (``tounum.pipeline.demo.make_scans``): photos of scikit-image, typed
   pages and a real scanned page fragment, charts, flow diagrams, line drawings: photo-vs-rest.
 
@@ -38,13 +40,18 @@ def summary(pred, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--captions", default=str(SHARED_DATA / "captions"), help="folder with coco_mini/")
+    parser.add_argument("--restoration", default=str(SHARED_DATA / "restoration"), help="folder with cbsd68/, set12/")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     args = parser.parse_args()
     clf = load_classifier(args.model)
     root = Path(args.captions)
-    coco = sorted(str(p) for p in (root / "coco_mini").glob("*2017/*.jpg"))
-    images = read_images(coco)[0]
-    result = {"coco_mini_photos": summary(clf.classify_images(images), len(images))}
+    sources = {"coco_mini_photos": sorted((root / "coco_mini").glob("*2017/*.jpg")),
+               "cbsd68_photos": sorted((Path(args.restoration) / "cbsd68").glob("*.png")),
+               "set12_photos": sorted((Path(args.restoration) / "set12").glob("*.png"))}
+    result = {}
+    for name, paths in sources.items():
+        images = read_images([str(p) for p in paths])[0]
+        result[name] = summary(clf.classify_images(images), len(images))
     scans = list(make_scans(long_side=640))
     pred = clf.classify_images([pixels for _, pixels in scans])
     result["demo_scans"] = {relpath: {"doc_type": d, "is_photo": bool(p)}

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from tounum.backbone import load_backbone
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.classifier import load_classifier
 from tounum.classify.evaluate import predict_table, predict_tree, report
@@ -35,7 +34,8 @@ def main() -> None:
     parser.add_argument("--held-out", metavar="DATA_DIR", help="score the held-out part of DATA_DIR/train instead")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
-    clf, backbone = load_classifier(args.model), load_backbone()
+    clf = load_classifier(args.model)
+    backbone = clf.backbone()
     held = None
     if args.held_out:
         paths, labels, mask = train_files(args.held_out, ClassifyConfig(**clf.info["config"]), backbone)

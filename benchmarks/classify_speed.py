@@ -19,8 +19,7 @@ import json
 import os
 import time
 
-from tounum.backbone import load_backbone
-from tounum.backbone.features import Backbone, _efficientnet_lite0
+from tounum.backbone.features import Backbone, _efficientnet_lite
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images, scan_tree
 from shared_data import SHARED_DATA
@@ -37,7 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     table = scan_tree(args.data).table
     paths = list(table["path"].sample(frac=1.0, random_state=0)[: args.n])
-    clf, backbone = load_classifier(args.model), load_backbone()
+    clf = load_classifier(args.model)
+    backbone = clf.backbone()
     images, _, _ = read_images(paths)
     clf.classify_images(images[:32], backbone)  # warm-up: graph tracing
 
@@ -52,9 +52,9 @@ def main() -> None:
               "images_per_s_from_files": round(len(images) / files, 1),
               "batch_size": backbone.batch_size}
     if args.style_overhead:
-        # the same network and weights (default float32 precision), without the style output
-        plain = Backbone(backbone.name, backbone.version, _efficientnet_lite0("float32"), backbone._scale,
-                         backbone.resize, backbone.batch_size)
+        # the same network, weights and precision, without the style output
+        plain = Backbone(backbone.name, backbone.version, _efficientnet_lite(backbone.name, clf.info["backbone"].get("precision", "float32")),
+                         backbone._scale, backbone.resize, backbone.batch_size)
         plain.features(images[:32])
         rounds: dict[str, list[float]] = {"with_style": [], "without_style": []}
         for _ in range(3):
@@ -63,14 +63,14 @@ def main() -> None:
                 b.features(images)
                 rounds[name].append(round(len(images) / (time.perf_counter() - t0), 1))
         result["backbone_images_per_s"] = rounds
-    if args.against:
+    if args.against:  # each classifier on its own backbone
         other = load_classifier(args.against)
-        other.classify_images(images[:32], backbone)
+        other.classify_images(images[:32])
         rounds = {"model": [], "against": []}
         for _ in range(3):
             for name, c in (("against", other), ("model", clf)):
                 t0 = time.perf_counter()
-                c.classify_images(images, backbone)
+                c.classify_images(images)
                 rounds[name].append(round(len(images) / (time.perf_counter() - t0), 1))
         result["classify_images_per_s"] = rounds
     if args.style_overhead or args.against:

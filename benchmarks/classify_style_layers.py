@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tounum.backbone import load_backbone
-from tounum.backbone.features import _efficientnet_lite0, with_style_output
+from tounum.backbone.features import _efficientnet_lite, with_style_output
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.calibrate import calibrated_probs, photo_threshold
 from tounum.classify.data import CLASSES, read_images, scan_tree
@@ -49,7 +49,7 @@ CONDITIONS = ["clean", *DEGRADATIONS]
 def _descriptors():
     """images -> pooled vector and every candidate layer's statistics, float16 (one pass)."""
     backbone = load_backbone()
-    model = with_style_output(_efficientnet_lite0("float32"), list(LAYERS))  # [pooled, grid, logits, style]
+    model = with_style_output(_efficientnet_lite("efficientnet_lite0", "float32"), list(LAYERS))  # [pooled, grid, logits, style]
 
     def feats(images):
         rows = []

@@ -91,12 +91,12 @@ def test_features_shapes_and_one_pass_consistency(backbone):
 def test_style_statistics_come_from_the_same_pass(backbone):
     import keras
 
-    assert backbone.style_layers == features.STYLE_LAYERS and backbone.style_size == 2384
+    assert backbone.style_layers == features.STYLE_LAYERS["efficientnet_lite0"] and backbone.style_size == 2384
     images = [_photo(300, 200, 1), _photo(120, 120, 6)]
     f = backbone.features(images)
     assert f.style.shape == (2, 2384) and f.style.dtype == np.float32
     # the same statistics computed directly from each layer's activations, in layer order
-    layers = [backbone._model.get_layer(name).output for name in features.STYLE_LAYERS]
+    layers = [backbone._model.get_layer(name).output for name in features.STYLE_LAYERS["efficientnet_lite0"]]
     acts = keras.Model(backbone._model.inputs, layers).predict_on_batch(backbone.preprocess(images).astype(np.float32))
     expected = np.concatenate([s for a in map(np.asarray, acts) for s in (a.mean(axis=(1, 2)), a.std(axis=(1, 2)))],
                               axis=1)
@@ -243,3 +243,26 @@ def test_bfloat16_precision_is_close_and_versioned(backbone):
     assert cosine.min() > 0.99
     with pytest.raises(ConfigError, match="precision"):
         features.load_backbone(BackboneConfig(precision="int8"))
+
+
+def test_lite2_backbone_knows_the_sample_photos():
+    lite2 = features.load_backbone(BackboneConfig(name="efficientnet_lite2", precision="bfloat16"))
+    assert lite2.version == "efficientnet_lite2-9656183e-v1-bf16-pad"
+    assert lite2.input_size == 260 and lite2.grid_shape == (9, 9, 1280)
+    assert lite2.style_size == 2 * (48 + 528 + 720) and lite2.top_shape == (9, 9, 208)
+    tops = dict(zip(SAMPLES, lite2.imagenet_top5(list(sample_images().values()))))
+    assert tops["coffee"][0][0] in SAMPLES["coffee"] and tops["chelsea"][0][0] in SAMPLES["chelsea"]
+    f = lite2.features([_photo(300, 200), _photo(64, 640, 1)])
+    assert f.pooled.shape == (2, 1280) and f.style.shape == (2, 2592) and f.pooled.dtype == np.float32
+
+
+def test_trained_backbone_follows_the_model_and_falls_back_to_the_config(backbone):
+    old = features.trained_backbone({})  # a model saved before the backbone was recorded: the config's
+    assert (old.name, old.version) == (backbone.name, backbone.version)
+    config = BackboneConfig(batch_size=7)
+    squash = features.trained_backbone({"name": "efficientnet_lite0", "resize": "squash"}, config)
+    assert squash.resize == "squash" and squash.batch_size == 7 and squash.name == "efficientnet_lite0"
+    lite2 = features.trained_backbone({"name": "efficientnet_lite2", "precision": "bfloat16"}, config)
+    assert lite2.name == "efficientnet_lite2" and lite2.version.endswith("-bf16-pad") and lite2.batch_size == 7
+    with pytest.raises(ConfigError, match="unknown"):
+        features.trained_backbone({"name": "resnet"})

@@ -1,4 +1,4 @@
-"""Keras EfficientNet-Lite0 vs logits from the original PyTorch model; weight conversion cache."""
+"""Keras EfficientNet-Lite0 and -Lite2 vs logits from the original PyTorch models; weight conversion cache."""
 
 import hashlib
 import json
@@ -11,7 +11,7 @@ from tounum.backbone import torch_weights, weights
 from tounum.backbone.efficientnet_lite import efficientnet_lite0
 from tounum.backbone.samples import reference_inputs
 
-REFERENCE = Path(__file__).parent / "data" / "backbone_reference.npz"
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +21,35 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(folder):
-    return weights.load_efficientnet_lite0(folder)
+    return weights.load_efficientnet_lite(folder)
 
 
-@pytest.mark.parametrize("batch_norm", [False, True], ids=["folded", "batch_norm"])
-def test_logits_match_the_pytorch_reference(folder, model, batch_norm):
-    if batch_norm:
-        model = weights.load_efficientnet_lite0(folder, batch_norm=True)
-    ref = np.load(REFERENCE)
-    names, images = reference_inputs()
+def check_reference(model, reference: Path, size: int) -> None:
+    """``model``'s logits of the reference inputs equal those torch computed (benchmarks/backbone_reference.py)."""
+    ref = np.load(reference)
+    names, images = reference_inputs(size)
     assert list(ref["names"]) == names
     # the inputs are rebuilt here (scikit-image photos, Pillow resize): they must be the same bytes
     assert hashlib.sha256(images.tobytes()).hexdigest() == str(ref["inputs_sha256"])
     logits, pooled, grid = model.predict_on_batch(images.astype(np.float32))
     assert np.abs(logits - ref["logits"]).max() < 1e-4
-    assert pooled.shape == (5, 1280) and grid.shape == (5, 7, 7, 1280)
+    side = -(-size // 32)
+    assert pooled.shape == (5, 1280) and grid.shape == (5, side, side, 1280)
     np.testing.assert_allclose(grid.mean(axis=(1, 2)), pooled, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["folded", "batch_norm"])
+def test_logits_match_the_pytorch_reference(folder, model, batch_norm):
+    if batch_norm:
+        model = weights.load_efficientnet_lite(folder, batch_norm=True)
+    check_reference(model, DATA / "backbone_reference.npz", 224)
+
+
+def test_lite2_logits_match_the_pytorch_reference(folder):
+    model = weights.load_efficientnet_lite(folder, variant="efficientnet_lite2")
+    assert model.name == "efficientnet_lite2" and model.inputs[0].shape[1] == 260
+    assert sum(layer.name.endswith("_project_conv") for layer in model.layers) == 21
+    check_reference(model, DATA / "backbone_reference_efficientnet_lite2.npz", 260)
 
 
 def test_layers_are_named_by_role(model):
@@ -57,7 +70,7 @@ def test_second_load_reads_the_converted_file(folder, model, monkeypatch):
         raise AssertionError("converted again instead of loading the cache")
 
     monkeypatch.setattr(torch_weights, "load_state_dict", refuse)
-    again = weights.load_efficientnet_lite0(folder)
+    again = weights.load_efficientnet_lite(folder)
     for a, b in zip(model.weights, again.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -68,14 +81,14 @@ def test_stale_conversion_is_redone(tmp_path):
     target.write_bytes(b"garbage from an older converter")
     sidecar = target.with_suffix("").with_suffix(".json")
     sidecar.write_text(json.dumps({"source_sha256": "0" * 64, "converter_version": 0}))
-    model = weights.load_efficientnet_lite0(tmp_path)
-    assert json.loads(sidecar.read_text())["source_sha256"] == weights.SOURCE_SHA256
+    model = weights.load_efficientnet_lite(tmp_path)
+    assert json.loads(sidecar.read_text())["source_sha256"] == weights.SOURCE_SHA256["efficientnet_lite0"]
     assert model.get_layer("logits").weights[0].numpy().std() > 0.01
 
 
 def test_unexpected_source_file_is_refused(tmp_path, monkeypatch):
     other = tmp_path / "other.pth"
     other.write_bytes(b"some other weights")
-    monkeypatch.setattr(weights, "source_weights_path", lambda: other)
+    monkeypatch.setattr(weights, "source_weights_path", lambda variant="efficientnet_lite0": other)
     with pytest.raises(ValueError, match="sha256"):
-        weights.load_efficientnet_lite0(tmp_path / "cache")
+        weights.load_efficientnet_lite(tmp_path / "cache")

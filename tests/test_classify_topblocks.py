@@ -115,7 +115,7 @@ def test_fit_with_finetune_top_saves_a_model_the_classifier_loads_and_reads_feat
 @pytest.mark.slow
 def test_the_backbones_top_activation_through_copied_top_layers_gives_its_pooled_vector(tmp_path):
     from tounum.backbone import load_backbone
-    from tounum.backbone.weights import load_efficientnet_lite0
+    from tounum.backbone.weights import load_efficientnet_lite
     from tounum.config import BackboneConfig
 
     rng = np.random.default_rng(3)
@@ -123,7 +123,7 @@ def test_the_backbones_top_activation_through_copied_top_layers_gives_its_pooled
     backbone = load_backbone(BackboneConfig(feature_cache=str(tmp_path)))
     f = backbone.features(images)
     assert f.top.shape == (3, 7, 7, 192) and backbone.top_layer == "block14_add"
-    pooled = TopStack(backbone.top_shape, top_convs(load_efficientnet_lite0())).pooled(f.top)
+    pooled = TopStack(backbone.top_shape, top_convs(load_efficientnet_lite())).pooled(f.top)
     np.testing.assert_allclose(pooled, f.pooled, rtol=1e-3, atol=1e-3)
     cached = backbone.features(images)  # from the float16 cache
     np.testing.assert_allclose(cached.top, f.top, rtol=2e-3, atol=2e-3)
@@ -147,8 +147,11 @@ def test_train_cli_with_finetune_top_writes_a_model_that_evaluate_reads(tmp_path
                 pixels = 40.0 * k + rng.normal(0, 8 * (k + 1), (48, 64, 3))
                 Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(d / f"{i}.png")
     config = tmp_path / "small.toml"
-    config.write_text("[classify]\nsynthetic_text = 0\naugmented_views = 1\nfinetune_epochs = 1\nholdout = 0.25\n")
+    config.write_text("[classify]\nsynthetic_text = 0\naugmented_views = 1\nfinetune_epochs = 1\nholdout = 0.25\n"
+                      'backbone = "efficientnet_lite0"\nbackbone_precision = "float32"\n')
     out = tmp_path / "model"
+    assert main(["train", "classifier", str(tmp_path / "data"), "--out", str(out), "--finetune-top"]) == 2
+    assert "finetune_top is written for backbone 'efficientnet_lite0'" in capsys.readouterr().err
     assert main(["train", "classifier", str(tmp_path / "data"), "--out", str(out), "--finetune-top",
                  "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out)["kept"] in ("logistic_regression", "finetuned_top")

@@ -3,8 +3,9 @@
 #
 # Only photographs go on to captioning, so every scan is first classified into one of five
 # document types. The classifier is a small head on top of a pretrained CNN: the frozen
-# EfficientNet-Lite0 backbone (trained on ImageNet) turns each image into 1,280 numbers that
-# describe its content, and a single dense layer, trained here, maps them to the five classes.
+# EfficientNet-Lite2 backbone (trained on ImageNet) turns each image into 1,280 numbers that
+# describe its content, plus texture statistics of three middle layers, and a single dense layer,
+# trained here, maps them to the five classes.
 #
 # This notebook shows the network and its TensorFlow/Keras code, how it is trained (loss,
 # optimiser, regularisation), the training curves, the bias/variance diagnosis, the measured
@@ -34,7 +35,6 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from tounum.backbone import load_backbone
 from tounum.classify import CLASSES, load_classifier
 from tounum.classify import plots
 from tounum.classify.calibrate import calibrated_probs
@@ -43,7 +43,7 @@ from tounum.classify.data import read_images, scan_tree
 from tounum.classify.evaluate import errors, predict_tree, report
 from tounum.classify.metrics import expected_calibration_error
 from tounum.classify.model import build_head, train_head
-from tounum.classify.train import bias_variance, extract, fit, fit_keras_head, regularisation_study
+from tounum.classify.train import bias_variance, extract, fit, fit_keras_head, regularisation_study, training_backbone
 from tounum.config import ClassifyConfig, cache_dir
 
 from helpers import folders, show  # notebooks/helpers.py: paths and figure display
@@ -100,26 +100,29 @@ show(fig)
 # ## The network
 #
 # The backbone is frozen: its weights were learned on the ImageNet photographs and are not changed
-# here. Each image is resized (aspect kept, padded) to 224x224, passed through it,
-# and its last 7x7x1280 feature map is averaged into one vector of 1,280 features. The same pass
-# also gives "style" statistics: the mean and standard deviation of each channel of three middle
-# layers (blocks 4, 8 and 11: 28x28x40, 14x14x480, 14x14x672), which describe texture and
-# brushwork rather than content, and tell paintings from photos better than the last layer does
-# (`benchmarks/classify_style_layers.py`). The head that
+# here. Each image is resized (aspect kept, padded) to 260x260, passed through it (in bfloat16,
+# which CPUs with AMX compute about twice as fast as float32), and its last 9x9x1280 feature map is
+# averaged into one vector of 1,280 features. The same pass also gives "style" statistics: the mean
+# and standard deviation of each channel of three middle layers (blocks 6, 11 and 15: 33x33x48,
+# 17x17x528, 17x17x720), which describe texture and brushwork rather than content, and tell
+# paintings from photos better than the last layer does (`benchmarks/classify_style_layers.py`
+# chose the places on EfficientNet-Lite0, whose blocks 4, 8 and 11 they are). The head that
 # is trained is small: standardise the features, dropout, then a dense layer to 5 logits; a softmax
 # of the logits divided by a temperature T gives calibrated probabilities, and a threshold on the
 # photo probability gives the `is_photo` decision. The figure shows each layer with its output
 # shape and number of parameters.
 
 # %%
-from tounum.backbone.efficientnet_lite import efficientnet_lite0
+from tounum.backbone.efficientnet_lite import efficientnet_lite
 
 config = ClassifyConfig()
-lite0 = efficientnet_lite0()
-backbone_params = lite0.count_params() - lite0.get_layer("logits").count_params()  # ImageNet layer unused
-n_style = load_backbone().style_size
+backbone = training_backbone(config)
+network = efficientnet_lite(config.backbone)
+backbone_params = network.count_params() - network.get_layer("logits").count_params()  # ImageNet layer unused
+n_style = backbone.style_size
 width = 1280 + n_style
-show(plots.architecture(hidden=config.hidden, backbone_params=backbone_params, n_style=n_style))
+show(plots.architecture(hidden=config.hidden, backbone_params=backbone_params, n_style=n_style,
+                        backbone_name=backbone.name, input_size=backbone.input_size, grid=backbone.grid_shape[0]))
 head = build_head(width, config, np.zeros(width, np.float32), np.ones(width, np.float32))
 head.summary()
 print(f"backbone parameters (frozen): {backbone_params:,}; head parameters (trained): {head.count_params():,} "
@@ -135,7 +138,7 @@ print(inspect.getsource(train_head))
 
 # %% [markdown]
 # **Parameters.** The dense layer has one weight per (feature, class) pair and one bias per class.
-# With 5 classes and 3,664 features (1,280 pooled + 2,384 style) that is about 18,000 weights for a
+# With 5 classes and 3,872 features (1,280 pooled + 2,592 style) that is about 19,000 weights for a
 # few thousand training images (each seen clean and as 5 scan views), which is why the features
 # must be good: the backbone does the heavy lifting.
 #
@@ -170,7 +173,6 @@ print({k: getattr(config, k) for k in ("dropout", "weight_decay", "learning_rate
 # view per image and as many rendered text pages as real images per class.
 
 # %%
-backbone = load_backbone()
 # fast mode: one augmented view, whole-subset batches and fewer epochs keep each training to seconds
 train_config = (dataclasses.replace(config, augmented_views=1, synthetic_text=per_class["train"], batch_size=256,
                                    epochs=40) if FAST else config)
@@ -284,7 +286,7 @@ if "dev" in result:
 # And measured live here, on the dev images of this run (the subset in fast mode):
 
 # %%
-table, unreadable = predict_tree(data_dir / "dev", classifier, backbone, cache=cache)
+table, unreadable = predict_tree(data_dir / "dev", classifier, cache=cache)
 live = report(table)
 print(f"{live['n_images']} dev images: accuracy {live['accuracy']:.4f}, macro-F1 {live['macro_f1']:.4f}, "
       f"photo vs rest accuracy {live['photo_vs_rest']['accuracy']:.4f}; unreadable: {len(unreadable)}")

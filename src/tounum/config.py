@@ -32,7 +32,7 @@ class IOConfig:
 
 @dataclass
 class BackboneConfig:
-    name: str = "efficientnet_lite0"  # or "keras_file" with `weights` pointing at a Keras model file
+    name: str = "efficientnet_lite0"  # "efficientnet_lite2", or "keras_file" with `weights` naming a Keras model file
     weights: str = ""  # path for the "keras_file" backbone
     batch_size: int = 32
     resize: str = "pad"  # "pad"/"crop" keep the aspect ratio; "squash" as squashed training photos
@@ -80,6 +80,11 @@ class EnhanceConfig:
 class ClassifyConfig:
     model_dir: str = ""  # empty: the model shipped in the package
     # training (tounum train classifier): features, then a head on the pooled features
+    # the backbone the head is trained on (BackboneConfig.name and .precision), recorded with it: Lite2
+    # (260x260) separates photo from painting better than Lite0 and, in bfloat16, is as fast on AMX
+    # CPUs as Lite0 in float32 (benchmarks/README.md, classify); efficientnet_lite0 until 30 Nov 2026
+    backbone: str = "efficientnet_lite2"
+    backbone_precision: str = "bfloat16"
     augmented_views: int = 5  # "as scanned" views per train image, besides the clean one (3 until 30 Nov 2026)
     grey_views: float = 0.3  # chance that a view is greyscale
     halftone_views: float = 0.25  # chance that a view is halftone-screened

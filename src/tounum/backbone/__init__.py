@@ -11,8 +11,9 @@ from tounum.backbone.features import (
     Features,
     imagenet_classes,
     load_backbone,
+    trained_backbone,
 )
 from tounum.backbone.preprocess import RESIZE_MODES, fit_square
 
 __all__ = ["BACKBONES", "Backbone", "Features", "RESIZE_MODES", "fit_square", "imagenet_classes",
-           "load_backbone"]
+           "load_backbone", "trained_backbone"]

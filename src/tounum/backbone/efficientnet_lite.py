@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 in backend-agnostic Keras 3, and its weights from the PyTorch state dict.
+"""EfficientNet-Lite0 and -Lite2 in backend-agnostic Keras 3, and their weights from the PyTorch state dicts.
 
 EfficientNet-Lite is EfficientNet without squeeze-excitation and with ReLU6, so that it
 quantises well. Padding is TensorFlow-style "same" (for stride 2 the extra row/column goes at
@@ -17,9 +17,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-# (repeats, kernel, stride, expand ratio, output channels) per stage.
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+# (repeats, kernel, stride, expand ratio, output channels) per stage. Lite2 is Lite0 scaled 1.1x in
+# width and 1.2x in depth, with the stem, the head and the first and last stages kept.
+STAGES = {
+    "efficientnet_lite0": ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)),
+    "efficientnet_lite2": ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                           (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)),
+}
+INPUT_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite2": 260}  # the resolutions they were trained at
 STEM_CHANNELS, HEAD_CHANNELS, NUM_CLASSES = 32, 1280, 1000
 BN_EPSILON = 1e-3
 layers = keras.layers
@@ -48,13 +54,17 @@ def _mbconv(x, name, kernel, stride, expand, out, bn):
     return x
 
 
-def efficientnet_lite0(input_size: int = 224, batch_norm: bool = False) -> keras.Model:
-    """EfficientNet-Lite0 with outputs ``logits`` (N,1000), ``pooled`` (N,1280), ``grid``.
+def efficientnet_lite(variant: str = "efficientnet_lite0", input_size: int | None = None,
+                      batch_norm: bool = False) -> keras.Model:
+    """EfficientNet-Lite with outputs ``logits`` (N,1000), ``pooled`` (N,1280), ``grid``.
 
     Parameters
     ----------
-    input_size : int
-        Height and width of the square input; the grid is ``input_size / 32`` on a side.
+    variant : str
+        A key of :data:`STAGES`.
+    input_size : int, optional
+        Height and width of the square input (default: the variant's, :data:`INPUT_SIZES`); the
+        grid is ``input_size / 32`` on a side, rounded up.
     batch_norm : bool
         Keep batch-norm layers (for training); default: folded into the convolutions.
 
@@ -65,15 +75,15 @@ def efficientnet_lite0(input_size: int = 224, batch_norm: bool = False) -> keras
 
     Example
     -------
-    >>> model = efficientnet_lite0()
+    >>> model = efficientnet_lite("efficientnet_lite0")
     >>> [tuple(t.shape) for t in model.outputs]
     [(None, 1000), (None, 1280), (None, 7, 7, 1280)]
     """
-    images = keras.Input((input_size, input_size, 3), name="images")
+    images = keras.Input((input_size or INPUT_SIZES[variant],) * 2 + (3,), name="images")
     x = layers.Rescaling(1 / 128, offset=-127 / 128, name="input_scaling")(images)
     x = _conv_bn(x, STEM_CHANNELS, 3, "stem", batch_norm, stride=2)
     index = 0
-    for repeats, kernel, stride, expand, out in STAGES:
+    for repeats, kernel, stride, expand, out in STAGES[variant]:
         for r in range(repeats):
             x = _mbconv(x, f"block{index}", kernel, stride if r == 0 else 1, expand, out,
                         batch_norm)
@@ -81,7 +91,18 @@ def efficientnet_lite0(input_size: int = 224, batch_norm: bool = False) -> keras
     grid = _conv_bn(x, HEAD_CHANNELS, 1, "head", batch_norm)
     pooled = layers.GlobalAveragePooling2D(name="pool")(grid)
     logits = layers.Dense(NUM_CLASSES, name="logits")(pooled)
-    return keras.Model(images, [logits, pooled, grid], name="efficientnet_lite0")
+    return keras.Model(images, [logits, pooled, grid], name=variant)
+
+
+def efficientnet_lite0(input_size: int = 224, batch_norm: bool = False) -> keras.Model:
+    """EfficientNet-Lite0, :func:`efficientnet_lite` of ``"efficientnet_lite0"``.
+
+    Example
+    -------
+    >>> tuple(efficientnet_lite0(input_size=64).outputs[2].shape)
+    (None, 2, 2, 1280)
+    """
+    return efficientnet_lite("efficientnet_lite0", input_size, batch_norm)
 
 
 def _torch_prefixes(n_blocks: int) -> dict[str, tuple[str, str]]:
@@ -95,7 +116,7 @@ def _torch_prefixes(n_blocks: int) -> dict[str, tuple[str, str]]:
 
 
 def load_torch_weights(model: keras.Model, state_dict: dict[str, np.ndarray]) -> None:
-    """Copy the PyTorch EfficientNet-Lite0 state dict into ``model``, checking every shape.
+    """Copy a PyTorch EfficientNet-Lite state dict into ``model``, checking every shape.
 
     Torch stores convolutions as (out, in, kh, kw) and Keras as (kh, kw, in, out); a depthwise
     kernel (channels, 1, kh, kw) becomes (kh, kw, channels, 1); a dense weight is transposed.
@@ -118,7 +139,7 @@ def load_torch_weights(model: keras.Model, state_dict: dict[str, np.ndarray]) ->
 
     def take(key):
         if key not in state_dict:
-            raise ValueError(f"state dict has no {key!r}: not an EfficientNet-Lite0 checkpoint")
+            raise ValueError(f"state dict has no {key!r}: not a {model.name} checkpoint")
         used.add(key)
         return state_dict[key]
 
@@ -128,8 +149,8 @@ def load_torch_weights(model: keras.Model, state_dict: dict[str, np.ndarray]) ->
                 raise ValueError(f"{layer.name}: expected {tuple(variable.shape)}, got {array.shape}")
             variable.assign(array.astype(np.float32))
 
-    n_blocks = sum(s[0] for s in STAGES)
     layer_names = {layer.name for layer in model.layers}
+    n_blocks = sum(name.endswith("_project_conv") for name in layer_names)
     for prefix, (conv, bn) in _torch_prefixes(n_blocks).items():
         if f"{prefix}_conv" not in layer_names:
             continue  # blocks with expand ratio 1 have no expansion

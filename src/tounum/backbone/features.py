@@ -9,9 +9,10 @@
 >>> feats.top.shape                                  # doctest: +SKIP
 (2, 7, 7, 192)
 
-Backbones are chosen by ``BackboneConfig.name``: ``"efficientnet_lite0"`` (the shipped ImageNet
-weights) or ``"keras_file"`` (any Keras model file named by ``BackboneConfig.weights``, e.g. an
-InceptionV3 299x299 -> 8x8x2048). Keras is imported only when a backbone is built.
+Backbones are chosen by ``BackboneConfig.name``: ``"efficientnet_lite0"`` or ``"efficientnet_lite2"``
+(ImageNet weights installed with the package) or ``"keras_file"`` (any Keras model file named by
+``BackboneConfig.weights``, e.g. an InceptionV3 299x299 -> 8x8x2048). Keras is imported only when
+a backbone is built.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,17 @@ def imagenet_classes() -> tuple[str, ...]:
 # which is mostly content; these three together beat any one of them on the held-out part of train,
 # and adding the 7x7 layers (blocks 14, 15) cost photo recall on photographs of a source never
 # trained on (benchmarks/README.md, classify). Changing them changes ``Features.style`` and needs a
-# retrained classifier.
-STYLE_LAYERS = ("block4_add", "block8_expand_relu6", "block11_expand_relu6")
-# The input of the last MBConv block (7x7x192), kept as ``Features.top`` so that a classifier with
-# fine-tuned copies of the top layers (block15 and the head conv) runs them on the tensor this
-# pass already computed instead of a second backbone pass.
-TOP_LAYER = "block14_add"
+# retrained classifier. EfficientNet-Lite2's are the same places in its deeper stages: the last
+# block of stage 3 (33x33x48 at 260x260) and the expansions of the first blocks of stages 5 and 6
+# (17x17x528, 17x17x720); 2592 values.
+STYLE_LAYERS = {
+    "efficientnet_lite0": ("block4_add", "block8_expand_relu6", "block11_expand_relu6"),
+    "efficientnet_lite2": ("block6_add", "block11_expand_relu6", "block15_expand_relu6"),
+}
+# The input of the last MBConv block (Lite0: 7x7x192), kept as ``Features.top`` so that a
+# classifier with fine-tuned copies of the top layers (the last block and the head conv) runs them
+# on the tensor this pass already computed instead of a second backbone pass.
+TOP_LAYER = {"efficientnet_lite0": "block14_add", "efficientnet_lite2": "block19_add"}
 
 
 @dataclass
@@ -294,28 +300,29 @@ def with_layer_output(model: Any, layer_name: str) -> Any:
     return keras.Model(model.inputs, [*model.outputs, activation], name=model.name)
 
 
-def efficientnet_lite0_backbone(config: BackboneConfig) -> Backbone:
-    """The shipped EfficientNet-Lite0 (ImageNet), 224x224 -> pooled 1280, grid 7x7x1280, style 2384,
-    top 7x7x192."""
-    from tounum.backbone.weights import PRECISIONS, VERSION
+def efficientnet_lite_backbone(config: BackboneConfig) -> Backbone:
+    """EfficientNet-Lite0 (224x224 -> pooled 1280, grid 7x7x1280, style 2384, top 7x7x192) or
+    -Lite2 (260x260 -> pooled 1280, grid 9x9x1280, style 2592, top 9x9x208), ImageNet weights."""
+    from tounum.backbone.weights import PRECISIONS, version
 
     if config.precision not in PRECISIONS:
         raise ConfigError(f"backbone.precision: unknown {config.precision!r} "
                           f"(known: {', '.join(PRECISIONS)})")
-    version = VERSION if config.precision == "float32" else f"{VERSION}-bf16"
-    return Backbone("efficientnet_lite0", f"{version}-{config.resize}",
-                    _efficientnet_lite0(config.precision), lambda x: x, config.resize,
-                    config.batch_size, config.feature_cache, STYLE_LAYERS, TOP_LAYER)
+    name = config.name
+    suffix = "" if config.precision == "float32" else "-bf16"
+    return Backbone(name, f"{version(name)}{suffix}-{config.resize}",
+                    _efficientnet_lite(name, config.precision), lambda x: x, config.resize,
+                    config.batch_size, config.feature_cache, STYLE_LAYERS[name], TOP_LAYER[name])
 
 
-@functools.lru_cache(maxsize=2)
-def _efficientnet_lite0(precision: str) -> Any:
+@functools.lru_cache(maxsize=4)
+def _efficientnet_lite(variant: str, precision: str) -> Any:
     """The network with outputs reordered to [pooled, grid, logits], shared by all configs."""
     import keras
 
-    from tounum.backbone.weights import load_efficientnet_lite0
+    from tounum.backbone.weights import load_efficientnet_lite
 
-    model = load_efficientnet_lite0(precision=precision)
+    model = load_efficientnet_lite(precision=precision, variant=variant)
     logits, pooled, grid = model.outputs
     return keras.Model(model.inputs, [pooled, grid, logits], name=model.name)
 
@@ -359,7 +366,8 @@ def keras_file_backbone(config: BackboneConfig) -> Backbone:
 
 
 BACKBONES: dict[str, Callable[[BackboneConfig], Backbone]] = {
-    "efficientnet_lite0": efficientnet_lite0_backbone,
+    "efficientnet_lite0": efficientnet_lite_backbone,
+    "efficientnet_lite2": efficientnet_lite_backbone,
     "keras_file": keras_file_backbone,
 }
 
@@ -398,3 +406,24 @@ def load_backbone(config: BackboneConfig | None = None) -> Backbone:
     if config.batch_size < 1:
         raise ConfigError(f"backbone.batch_size: must be at least 1, got {config.batch_size}")
     return _load(tuple(getattr(config, f.name) for f in dataclasses.fields(config)))
+
+
+def trained_backbone(recorded: Mapping[str, Any], config: BackboneConfig | None = None) -> Backbone:
+    """The backbone a model was trained on, as its ``info["backbone"]`` records it.
+
+    Parameters
+    ----------
+    recorded : mapping
+        ``name``, ``resize`` and ``precision`` (those missing, as in models saved before they were
+        recorded, come from ``config``).
+    config : BackboneConfig, optional
+        Everything else: batch size, feature cache, a Keras file's path.
+
+    Example
+    -------
+    >>> trained_backbone({"name": "efficientnet_lite2", "precision": "bfloat16"}).input_size  # doctest: +SKIP
+    260
+    """
+    config = config or BackboneConfig()
+    changes = {key: recorded[key] for key in ("name", "resize", "precision") if recorded.get(key)}
+    return load_backbone(dataclasses.replace(config, **changes))

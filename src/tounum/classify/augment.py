@@ -15,7 +15,7 @@ from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compr
 
 Seed = int | np.random.Generator | None
 
-INPUT_SIZE = 224  # the backbone's input side: screens are sized for how they look there
+INPUT_SIZE = 224  # a backbone input side (Lite0's; Lite2's 260 sees them 16% coarser): screens are sized for it
 
 
 def _rng(seed: Seed) -> np.random.Generator:

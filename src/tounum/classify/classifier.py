@@ -116,16 +116,24 @@ class Classifier:
         doc_type = [CLASSES[int(i)] for i in probs.argmax(axis=1)]
         return ClassPrediction(probs, doc_type, probs[:, PHOTO] >= self.photo_threshold)
 
+    def backbone(self, config=None):
+        """The backbone this classifier was trained on (:func:`tounum.backbone.trained_backbone`).
+
+        Parameters
+        ----------
+        config : tounum.config.BackboneConfig, optional
+            Batch size and feature cache; name, resize mode and precision come from the model.
+        """
+        from tounum.backbone import trained_backbone
+
+        return trained_backbone(self.info.get("backbone", {}), config)
+
     def classify_images(self, images: list[np.ndarray], backbone=None) -> ClassPrediction:
         """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone.
 
-        The default backbone is the configured one with the resize mode the head was trained on.
+        The default backbone is the one the head was trained on (:meth:`backbone`).
         """
-        if backbone is None:
-            from tounum.backbone import load_backbone
-            from tounum.config import BackboneConfig
-
-            backbone = load_backbone(BackboneConfig(resize=self.info.get("backbone", {}).get("resize", "pad")))
+        backbone = backbone or self.backbone()
         return self.predict(backbone.features(self.prepare(images)))
 
 

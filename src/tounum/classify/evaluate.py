@@ -22,7 +22,7 @@ def predict_tree(root: str | Path, classifier: Classifier, backbone=None, *, deg
     ----------
     root : folder of class folders
     classifier : Classifier
-    backbone : tounum.backbone.Backbone, optional (default: the configured one)
+    backbone : tounum.backbone.Backbone, optional (default: the classifier's own, :meth:`Classifier.backbone`)
     degrade : str, optional
         A name of :data:`tounum.classify.augment.DEGRADATIONS` applied to every image first.
     cache : str or Path, optional
@@ -50,10 +50,7 @@ def predict_table(table: pd.DataFrame, classifier: Classifier, backbone=None, *,
     >>> table = pd.DataFrame({"path": paths, "label": labels})  # doctest: +SKIP
     >>> predict_table(table, load_classifier(), degrade="halftone")[0]["doc_type"]  # doctest: +SKIP
     """
-    if backbone is None:
-        from tounum.backbone import load_backbone
-
-        backbone = load_backbone()
+    backbone = backbone or classifier.backbone()
     feats = pooled_views(table["path"], backbone, degrade=degrade, cache=cache, inputs=classifier.inputs,
                          descreen=classifier.descreen)
     table = table[feats.ok].reset_index(drop=True)

@@ -89,7 +89,8 @@ def error_gallery(errors: pd.DataFrame, images: Sequence[np.ndarray] | None = No
 
 
 def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: int = 0,
-                 n_features: int = 1280, backbone_params: int = 0, n_style: int = 0) -> Figure:
+                 n_features: int = 1280, backbone_params: int = 0, n_style: int = 0,
+                 backbone_name: str = "efficientnet_lite2", input_size: int = 260, grid: int = 9) -> Figure:
     """A block diagram of backbone + head: one box per layer with its output shape and parameters.
 
     Parameters
@@ -99,13 +100,16 @@ def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: i
     n_features : pooled feature width
     backbone_params : parameters of the backbone (e.g. ``backbone.model.count_params()``), shown if given
     n_style : width of the style statistics appended to the pooled vector (0: none), e.g.
-        ``load_backbone().style_size``
+        ``backbone.style_size``
+    backbone_name, input_size, grid : the backbone's name, input side and grid side
+        (``backbone.name``, ``backbone.input_size``, ``backbone.grid_shape[0]``)
     """
     if layers is None:
-        layers = [("image (H, W, 3) uint8", "resize/pad to 224x224", 0),
-                  ("EfficientNet-Lite0 (frozen, ImageNet)", "7x7x1280 -> mean -> 1280", backbone_params)]
+        layers = [("image (H, W, 3) uint8", f"resize/pad to {input_size}x{input_size}", 0),
+                  (f"{backbone_name} (frozen, ImageNet)", f"{grid}x{grid}x{n_features} -> mean -> {n_features}",
+                   backbone_params)]
         if n_style:
-            layers += [("+ style: channel mean, std of a middle layer", f"{n_features} + {n_style}", 0)]
+            layers += [("+ style: channel mean, std of middle layers", f"{n_features} + {n_style}", 0)]
         width = n_features + n_style
         layers += [("standardise (train mean/std)", f"{width}", 0), ("dropout", f"{width}", 0)]
         if hidden:

@@ -1,4 +1,4 @@
-"""Fine-tuned top of the backbone: a trainable copy of its last block and head conv, plus the head.
+"""Fine-tuned top of EfficientNet-Lite0: a trainable copy of its last block and head conv, plus the head.
 
     top (7x7x192, Features.top) ─block15 (expand 1152, depthwise 3x3, project 320)─▶ head conv 1280
         ─mean over the grid─▶ pooled' (1280) ─┬─ style (2384, fixed) ─▶ standardise ─▶ dropout ─▶ dense ─▶ 5 logits
@@ -24,8 +24,10 @@ from tounum.classify.data import CLASSES
 from tounum.classify.model import LinearStack, class_weights
 from tounum.config import ClassifyConfig
 
-# The fine-tuned layers, named as in tounum.backbone.efficientnet_lite (weights are copied by name).
+# The fine-tuned layers, named as in tounum.backbone.efficientnet_lite (weights are copied by name),
+# and the one backbone they are written for (the option was measured on it, not shipped).
 TOP_CONVS = ("block15_expand", "block15_depthwise", "block15_project", "head")
+FINETUNE_BACKBONE = "efficientnet_lite0"
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ def _top_layers(top):
 
     from tounum.backbone.efficientnet_lite import HEAD_CHANNELS, STAGES, _conv_bn, _mbconv
 
-    _, kernel, stride, expand, out = STAGES[-1]
+    _, kernel, stride, expand, out = STAGES[FINETUNE_BACKBONE][-1]
     x = _mbconv(top, "block15", kernel, stride, expand, out, bn=False)
     x = _conv_bn(x, HEAD_CHANNELS, 1, "head", bn=False)
     return layers.GlobalAveragePooling2D(name="pool")(x)
@@ -62,7 +64,7 @@ def build_top_model(start: TopStack, n_style: int, config: ClassifyConfig) -> An
 
     Example
     -------
-    >>> start = TopStack((7, 7, 192), top_convs(load_efficientnet_lite0()), head)  # doctest: +SKIP
+    >>> start = TopStack((7, 7, 192), top_convs(load_efficientnet_lite()), head)  # doctest: +SKIP
     >>> build_top_model(start, 2384, ClassifyConfig()).output.shape  # doctest: +SKIP
     (None, 5)
     """

@@ -27,8 +27,8 @@ from tounum.classify.classifier import PHOTO, Classifier
 from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, scan_tree
 from tounum.classify.features import pooled_views
 from tounum.classify.model import LinearStack, export_head, train_head, train_logistic
-from tounum.classify.topblocks import TopStack, build_top_model, export_top, top_convs, train_top
-from tounum.config import ClassifyConfig, cache_dir
+from tounum.classify.topblocks import FINETUNE_BACKBONE, TopStack, build_top_model, export_top, top_convs, train_top
+from tounum.config import ClassifyConfig, ConfigError, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,14 @@ def split_dirs(data_dir: str | Path) -> tuple[Path, Path | None]:
     return data_dir, None
 
 
+def training_backbone(config: ClassifyConfig):
+    """The backbone ``config`` trains the classifier on (``backbone``, ``backbone_precision``)."""
+    from tounum.backbone import load_backbone
+    from tounum.config import BackboneConfig
+
+    return load_backbone(BackboneConfig(name=config.backbone, precision=config.backbone_precision))
+
+
 def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone=None,
             cache: str | Path | None = None, inputs: tuple[str, ...] = ("pooled", "style")) -> FeatureData:
     """Scan ``data_dir``, compute (or read from the cache) the descriptors of train and dev.
@@ -107,7 +115,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     ----------
     data_dir : folder with ``train/`` (and ``dev/``) class trees, or a class tree itself
     config : ClassifyConfig
-    backbone : tounum.backbone.Backbone, optional (default: the configured one)
+    backbone : tounum.backbone.Backbone, optional (default: :func:`training_backbone` of ``config``)
     cache : cache root, default ``cache_dir()/classify``
     inputs : what a descriptor holds: the pooled vector and, by default, the style statistics
         (dropped when the backbone has no style layers); ``("pooled",)`` for the pooled vector only;
@@ -118,10 +126,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     FeatureData
     """
     config = config or ClassifyConfig()
-    if backbone is None:
-        from tounum.backbone import load_backbone
-
-        backbone = load_backbone()
+    backbone = backbone or training_backbone(config)
     cache = Path(cache) if cache else cache_dir() / "classify"
     descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
         if config.descreen else None
@@ -220,9 +225,9 @@ def linear_top(data: FeatureData, config: ClassifyConfig, backbone_model=None) -
     (TopStack with the backbone's top layers, the logistic C chosen on the held-out part)
     """
     if backbone_model is None:
-        from tounum.backbone.weights import load_efficientnet_lite0
+        from tounum.backbone.weights import load_efficientnet_lite
 
-        backbone_model = load_efficientnet_lite0()
+        backbone_model = load_efficientnet_lite(variant=FINETUNE_BACKBONE)
     pretrained = TopStack(data.top_shape, top_convs(backbone_model))
     pooled = np.stack([pretrained.descriptor(view) for view in data.train.pooled])
     dev = Split(pretrained.descriptor(data.dev.clean)[None], data.dev.y, data.dev.paths) if data.dev else None
@@ -343,15 +348,17 @@ def evaluate_features(clf: Classifier, x: np.ndarray, labels: list[str | None]) 
 def train_classifier(data_dir: str | Path, out_dir: str | Path, config: ClassifyConfig | None = None,
                      command: str = "") -> dict[str, Any]:
     """Train from a class tree and write the model folder (weights, config, metrics, model card)."""
-    from tounum.backbone import load_backbone
-
     config = config or ClassifyConfig()
-    backbone = load_backbone()
+    if config.finetune_top and config.backbone != FINETUNE_BACKBONE:
+        raise ConfigError(f"classify.finetune_top is written for backbone {FINETUNE_BACKBONE!r}, not "
+                          f"{config.backbone!r}: set classify.backbone = {FINETUNE_BACKBONE!r} with it")
+    backbone = training_backbone(config)
     t0 = time.perf_counter()
     inputs = ("top", "style") if config.finetune_top else ("pooled", "style")
     data = extract(data_dir, config, backbone, inputs=inputs)
     t1 = time.perf_counter()
     clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
+                                     "precision": config.backbone_precision,
                                      "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer})
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
@@ -438,9 +445,10 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
     cal = result.get("dev_calibration") or result["held_out"]
     layers = ", ".join(f"`{name}`" for name in result["backbone"].get("style_layers", []))
     inputs = ("its pooled vector and its style statistics, the mean and standard deviation of each"
-              f" channel of {layers} (texture rather than content; the layers were chosen among six, alone and"
-              " in sets, on the held-out part of train, with photographs of a source never trained on"
-              " (COCO-mini) as a guard: `benchmarks/classify_style_layers.py`)"
+              f" channel of {layers} (texture rather than content; the places were chosen in EfficientNet-Lite0,"
+              " among six layers, alone and in sets, on the held-out part of train, with photographs of a source"
+              " never trained on (COCO-mini) as a guard: `benchmarks/classify_style_layers.py`; in Lite2 they are"
+              " the same places in its deeper stages)"
               if "style" in result.get("inputs", []) else "its pooled vector")
     if "top" in result.get("inputs", []):
         summary = (f"The last block (block15) and head conv of the backbone `{result['backbone'].get('name', '')}`,"

@@ -322,14 +322,11 @@ class Job:
             records[i].t_features = (records[i].t_features or 0.0) + t_grid
 
     def backbone(self, model: Any) -> Any:
-        """The backbone whose features ``model`` was trained on (its resize mode, if it says)."""
-        resize = getattr(model, "resize", None)
-        if resize is None:
-            resize = getattr(model, "info", {}).get("backbone", {}).get("resize")
-        config = self.config.backbone
-        if resize and resize != config.resize:
-            config = dataclasses.replace(config, resize=resize)
-        return _stage("tounum.backbone").load_backbone(config)
+        """The backbone whose features ``model`` was trained on (name, resize, precision, as it says)."""
+        recorded = dict(getattr(model, "info", {}).get("backbone", {}))
+        if getattr(model, "resize", None):
+            recorded["resize"] = model.resize
+        return _stage("tounum.backbone").trained_backbone(recorded, self.config.backbone)
 
     # -- step 3: one file, CPU ------------------------------------------------------------
     def write(self, record: Record) -> Record:
