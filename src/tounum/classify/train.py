@@ -460,9 +460,11 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
                    f" stopping on the held-out loss. {result['kept'].replace('_', ' ').capitalize()} kept"
                    " (see the comparison below)")
     else:
+        precision = result["backbone"].get("precision", "float32")
         summary = (f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
-                   f" `{result['backbone'].get('name', '')}`: {inputs}. {result['kept'].replace('_', ' ').capitalize()}"
-                   " kept (see the comparison below)")
+                   f" `{result['backbone'].get('name', '')}` (computed in {precision}; the head is trained on"
+                   f" such features, so the backbone runs so at inference too): {inputs}."
+                   f" {result['kept'].replace('_', ' ').capitalize()} kept (see the comparison below)")
     lines = [
         "# Document-type classifier (photo, painting, sketch, schematic, text)", "",
         f"{summary}, temperature-scaled probabilities and a recall-first photo"
