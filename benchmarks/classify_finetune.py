@@ -79,8 +79,7 @@ def main() -> None:
     data = extract(args.data, config, backbone, inputs=("top", "style"))
     dev = dev_conditions(split_dirs(args.data)[1], backbone, data.descreen)
     info = {"kind": "finetuned_top", "inputs": ["top", "style"], "descreen": data.descreen,
-            "backbone": {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
-                         "precision": config.backbone_precision, "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer}}
+            "backbone": backbone.record}
     linear, c = linear_top(data, config)
     rows = [row(f"linear head (logistic regression, C={c:g})",
                 Classifier(linear, *decisions(linear, data, config), info), data, dev, None)]

@@ -53,8 +53,8 @@ def main() -> None:
               "batch_size": backbone.batch_size}
     if args.style_overhead:
         # the same network, weights and precision, without the style output
-        plain = Backbone(backbone.name, backbone.version, _efficientnet_lite(backbone.name, clf.info["backbone"].get("precision", "float32")),
-                         backbone._scale, backbone.resize, backbone.batch_size)
+        plain = Backbone(backbone.name, backbone.version, _efficientnet_lite(backbone.name, backbone.precision),
+                         backbone._scale, backbone.resize, backbone.batch_size, precision=backbone.precision)
         plain.features(images[:32])
         rounds: dict[str, list[float]] = {"with_style": [], "without_style": []}
         for _ in range(3):

@@ -264,5 +264,7 @@ def test_trained_backbone_follows_the_model_and_falls_back_to_the_config(backbon
     assert squash.resize == "squash" and squash.batch_size == 7 and squash.name == "efficientnet_lite0"
     lite2 = features.trained_backbone({"name": "efficientnet_lite2", "precision": "bfloat16"}, config)
     assert lite2.name == "efficientnet_lite2" and lite2.version.endswith("-bf16-pad") and lite2.batch_size == 7
+    assert lite2.record["precision"] == "bfloat16"
+    assert features.trained_backbone(lite2.record, config).version == lite2.version  # the record builds it again
     with pytest.raises(ConfigError, match="unknown"):
         features.trained_backbone({"name": "resnet"})

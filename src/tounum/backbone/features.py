@@ -111,12 +111,14 @@ class Backbone:
         ``Features.style``, computed in the same forward pass.
     top_layer : str
         Name of the layer whose output is ``Features.top`` (same pass); empty for none.
+    precision : str
+        What ``model`` computes in ("float32" or "bfloat16"; :data:`tounum.backbone.weights.PRECISIONS`).
     """
 
     def __init__(self, name: str, version: str, model: Any, scale: Callable, resize: str,
                  batch_size: int = 32, cache_folder: str = "", style_layers: Sequence[str] = (),
-                 top_layer: str = ""):
-        self.name, self.version, self.resize = name, version, resize
+                 top_layer: str = "", precision: str = "float32"):
+        self.name, self.version, self.resize, self.precision = name, version, resize, precision
         self.input_size = int(model.inputs[0].shape[1])
         self.grid_shape = tuple(int(d) for d in model.outputs[1].shape[1:])
         self.batch_size = batch_size
@@ -136,6 +138,13 @@ class Backbone:
         # dense layer costs 0.3% of the network, the style statistics less.
         self._model = model
         self.cache = FeatureCache(cache_folder, version) if cache_folder else None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What a model trained on these features records of them (its ``info["backbone"]``), from
+        which :func:`trained_backbone` builds this backbone again."""
+        return {"name": self.name, "version": self.version, "resize": self.resize, "precision": self.precision,
+                "style_layers": list(self.style_layers), "top_layer": self.top_layer}
 
     def preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Images of any size -> (N, S, S, 3) uint8, resized by the configured mode.
@@ -312,7 +321,8 @@ def efficientnet_lite_backbone(config: BackboneConfig) -> Backbone:
     suffix = "" if config.precision == "float32" else "-bf16"
     return Backbone(name, f"{version(name)}{suffix}-{config.resize}",
                     _efficientnet_lite(name, config.precision), lambda x: x, config.resize,
-                    config.batch_size, config.feature_cache, STYLE_LAYERS[name], TOP_LAYER[name])
+                    config.batch_size, config.feature_cache, STYLE_LAYERS[name], TOP_LAYER[name],
+                    config.precision)
 
 
 @functools.lru_cache(maxsize=4)

@@ -101,10 +101,9 @@ def split_dirs(data_dir: str | Path) -> tuple[Path, Path | None]:
 
 def training_backbone(config: ClassifyConfig):
     """The backbone ``config`` trains the classifier on (``backbone``, ``backbone_precision``)."""
-    from tounum.backbone import load_backbone
-    from tounum.config import BackboneConfig
+    from tounum.backbone import trained_backbone
 
-    return load_backbone(BackboneConfig(name=config.backbone, precision=config.backbone_precision))
+    return trained_backbone({"name": config.backbone, "precision": config.backbone_precision})
 
 
 def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone=None,
@@ -357,9 +356,7 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     inputs = ("top", "style") if config.finetune_top else ("pooled", "style")
     data = extract(data_dir, config, backbone, inputs=inputs)
     t1 = time.perf_counter()
-    clf, result = fit(data, config, {"name": backbone.name, "version": backbone.version, "resize": backbone.resize,
-                                     "precision": config.backbone_precision,
-                                     "style_layers": list(backbone.style_layers), "top_layer": backbone.top_layer})
+    clf, result = fit(data, config, backbone.record)
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
                       "train_counts": {c: int(n) for c, n in pd.Series([CLASSES[i] for i in data.train.y]).value_counts().items()},
