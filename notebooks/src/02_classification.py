@@ -101,8 +101,8 @@ show(fig)
 #
 # The backbone is frozen: its weights were learned on the ImageNet photographs and are not changed
 # here. Each image is resized (aspect kept, padded) to 260x260, passed through it (in bfloat16,
-# which CPUs with AMX compute about twice as fast as float32), and its last 9x9x1280 feature map is
-# averaged into one vector of 1,280 features. The same pass also gives "style" statistics: the mean
+# which this CPU, with AMX, computes about 1.7 times as fast as float32), and its last 9x9x1280
+# feature map is averaged into one vector of 1,280 features. The same pass also gives "style" statistics: the mean
 # and standard deviation of each channel of three middle layers (blocks 6, 11 and 15: 33x33x48,
 # 17x17x528, 17x17x720), which describe texture and brushwork rather than content, and tell
 # paintings from photos better than the last layer does (`benchmarks/classify_style_layers.py`
