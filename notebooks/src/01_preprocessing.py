@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from tounum.classify.augment import halftone
 from tounum.config import EnhanceConfig
 from tounum.enhance import enhance, filters
 from tounum.enhance.degrade import degrade
@@ -364,7 +365,10 @@ show(crops(clean, soft, {**outputs, "client kernel": filters.client_laplacian(so
 # pages and line drawings (mostly paper and ink, `Quality.is_line_art`) are judged by the noise of
 # their paper, not of their strokes; a deconvolution that clips many new pixels is undone. JPEG
 # blocking (`Quality.blockiness`, steps on the 8-pixel grid) is lightly smoothed on photographs
-# and left alone on pages, where smoothing would soften the strokes. It must never make an image
+# and left alone on pages, where smoothing would soften the strokes. Before all of this, a printed
+# halftone screen (the dot lattice of a photograph printed in a book or a newspaper, found by its
+# peaks in the power spectrum: `tounum.enhance.descreen`) is low-passed away and nothing else is
+# done, since the noise measure reads the dots as strong noise. It must never make an image
 # worse: a clean image comes back essentially unchanged. Its settings, and the decisions it took on
 # one image under each condition:
 
@@ -373,8 +377,10 @@ print(EnhanceConfig())
 conditions = {"clean": {}, "noise 15": {"noise": 15}, "noise 25": {"noise": 25}, "noise 50": {"noise": 50},
               "blur 1.5 + noise 2": {"blur": 1.5, "noise": 2}, "JPEG q20": {"jpeg": 20}}
 name, clean = next(iter(images.items()))
-for condition, params in conditions.items():
-    result = enhance(degrade(clean, seed=7, **params))
+cases = {condition: degrade(clean, seed=7, **params) for condition, params in conditions.items()}
+cases["halftone, period 4"] = halftone(clean, 4.0, 45.0)  # the photograph printed, then scanned
+for condition, image in cases.items():
+    result = enhance(image)
     steps = "; ".join(", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in step.items())
                       for step in result.steps) or "(nothing: left unchanged)"
     print(f"{condition:20s} noise {result.quality_before.noise_sigma:5.1f} -> {result.quality_after.noise_sigma:5.1f}: {steps}")

@@ -50,6 +50,13 @@ ENHANCE_METHODS = ("auto", "client", "client_nlm", "client_laplacian", "nlm", "b
 @dataclass
 class EnhanceConfig:
     method: str = "auto"  # one of ENHANCE_METHODS
+    # auto: a printed halftone screen (tounum.enhance.descreen) is low-passed away instead of being
+    # denoised and sharpened as noise. Stricter than the classifier's 30: the copy a shop keeps is
+    # blurred only for unmistakable screens (fine lattices in photos read 35-300, most below 100;
+    # benchmarks/enhance_descreen.py)
+    descreen: bool = True
+    descreen_min_strength: float = 100.0
+    descreen_blur: float = 0.8
     noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
     # auto: below this spectral blur estimate (pixels) an image is not deblurred (sharp photos,
     # drawings and pages read 0.2-0.8: train, CBSD68, doctype dev)

@@ -143,5 +143,15 @@ def descreen(pixels: np.ndarray, min_strength: float = 30.0, blur: float = 0.8) 
     screen = measure_screen(pixels)
     if not screen.screened(min_strength):
         return pixels
-    sigma = blur * screen.period
-    return cv2.GaussianBlur(np.asarray(pixels, np.uint8), (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    return remove_screen(pixels, screen.period, blur)
+
+
+def remove_screen(pixels: np.ndarray, period: float, blur: float = 0.8) -> np.ndarray:
+    """Low-pass away a screen of ``period`` pixels: a Gaussian of ``blur`` periods (see :func:`descreen`).
+
+    Example
+    -------
+    >>> remove_screen(np.full((8, 8, 3), 9, np.uint8), 4.0)[0, 0].tolist()
+    [9, 9, 9]
+    """
+    return cv2.GaussianBlur(np.asarray(pixels, np.uint8), (0, 0), blur * period, borderType=cv2.BORDER_REFLECT_101)

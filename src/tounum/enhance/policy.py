@@ -3,6 +3,10 @@
 ``enhance(pixels, config)`` measures noise and blur (:func:`tounum.enhance.quality.assess`),
 then for ``method="auto"``:
 
+0. a printed halftone screen (``config.descreen``: :func:`tounum.enhance.descreen.measure_screen`
+   finds a lattice of at least ``descreen_min_strength``) is low-passed away and nothing else is
+   done: the noise and blur measures read a screen as strong noise, and denoising or sharpening
+   it leaves a half-removed screen (that the classifier's own descreening no longer detects);
 1. line art (text pages, drawings, schematics: ``Quality.is_line_art``) is judged by the noise
    of its paper, not by the patch estimate, which reads strokes as noise;
 2. clean input (noise below ``noise_floor``, blur below ``blur_floor``, no JPEG blocking)
@@ -35,6 +39,7 @@ import numpy as np
 from tounum.config import ENHANCE_METHODS as METHODS
 from tounum.config import EnhanceConfig
 from tounum.enhance import filters
+from tounum.enhance.descreen import measure_screen, remove_screen
 from tounum.enhance.quality import (LINE_ART_PAPER, Quality, assess, estimate_noise, is_gray,
                                      laplacian_variance)
 
@@ -126,6 +131,12 @@ MIN_CHANGE = {"bilateral": 0.6, "nlm": 0.25, "wavelet": 0.25, "restorer": 0.6}
 
 
 def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.ndarray, list[dict]]:
+    if config.descreen:
+        screen = measure_screen(pixels)
+        if screen.screened(config.descreen_min_strength):
+            return remove_screen(pixels, screen.period, config.descreen_blur), [
+                {"op": "descreen", "period": round(screen.period, 2), "strength": round(screen.strength, 1),
+                 "sigma": round(config.descreen_blur * screen.period, 2)}]
     steps: list[dict] = []
     noise = q.noise_sigma
     if q.is_line_art:  # strokes read as noise by the patch estimate: trust the paper
