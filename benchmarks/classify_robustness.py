@@ -5,10 +5,14 @@ sigma 1.5, JPEG quality 30, greyscale, halftone screening; applied to each dev i
 resolution before the backbone. Target: each loses at most 1 point of photo-vs-rest accuracy and of
 five-class macro-F1. Prints a Markdown table, and JSON with ``--json-out``. ``--held-out DATA_DIR``
 scores the held-out part of DATA_DIR's train instead, as the model's training run split it (its
-``config``), which decides between models where dev must not.
+``config``), which decides between models where dev must not. ``--enhance`` puts each image, after
+its degradation, through the pipeline's cleaning first (``tounum.enhance.enhance``, default
+settings) and classifies it as ``tounum run`` does, from both the cleaned copy and the image as
+read (``Classifier.as_scanned``): the robustness a shop gets from the whole job.
 
     nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --json-out /tmp/robust.json &
     nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --held-out ../shared/data/doctype &
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --enhance --json-out /tmp/robust-enhance.json &
 """
 
 from __future__ import annotations
@@ -19,12 +23,27 @@ from pathlib import Path
 
 import pandas as pd
 
+from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS
-from tounum.classify.classifier import load_classifier
-from tounum.classify.evaluate import predict_table, predict_tree, report
+from tounum.classify.classifier import Classifier, load_classifier
+from tounum.classify.data import read_images, scan_tree
+from tounum.classify.evaluate import predict_table, report
 from tounum.classify.train import train_files
 from tounum.config import ClassifyConfig, cache_dir
+from tounum.enhance import enhance
 from shared_data import SHARED_DATA
+
+
+def enhanced_report(table: pd.DataFrame, clf: Classifier, backbone, degrade: str | None) -> dict:
+    """The evaluation object of ``table``'s images degraded, then cleaned as the pipeline cleans them."""
+    images, kept, _ = read_images(table["path"])
+    if degrade is not None:
+        images = [DEGRADATIONS[degrade](im) for im in images]
+    cleaned = [enhance(im).pixels for im in images]
+    scanned = [None if c is im else im for c, im in zip(cleaned, images)]
+    pred = clf.classify_images(cleaned, backbone, scanned)  # both views, as the pipeline reads them
+    labels = [None if pd.isna(v) else v for v in table["label"].iloc[kept]]
+    return metrics.report(labels, pred.doc_type, pred.is_photo)
 
 
 def main() -> None:
@@ -32,21 +51,23 @@ def main() -> None:
     parser.add_argument("--data", default=str(SHARED_DATA / "doctype/dev"), help="class tree to score")
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     parser.add_argument("--held-out", metavar="DATA_DIR", help="score the held-out part of DATA_DIR/train instead")
+    parser.add_argument("--enhance", action="store_true",
+                        help="clean every image as the pipeline does (tounum.enhance) before classifying it")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
     clf = load_classifier(args.model)
     backbone = clf.backbone()
-    held = None
     if args.held_out:
         paths, labels, mask = train_files(args.held_out, ClassifyConfig(**clf.info["config"]), backbone)
-        held = pd.DataFrame({"path": paths, "label": labels})[mask].reset_index(drop=True)
+        images = pd.DataFrame({"path": paths, "label": labels})[mask].reset_index(drop=True)
+    else:
+        images = scan_tree(args.data, include_unknown=True).table
     rows = {}
     for name in [None, *DEGRADATIONS]:
-        if held is None:
-            table, _ = predict_tree(args.data, clf, backbone, degrade=name, cache=cache_dir() / "classify")
+        if args.enhance:
+            r = enhanced_report(images, clf, backbone, name)
         else:
-            table, _ = predict_table(held, clf, backbone, degrade=name, cache=cache_dir() / "classify")
-        r = report(table)
+            r = report(predict_table(images, clf, backbone, degrade=name, cache=cache_dir() / "classify")[0])
         rows[name or "clean"] = {"n_images": r["n_images"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                                  "photo_vs_rest": r["photo_vs_rest"]}
     clean = rows["clean"]

@@ -55,7 +55,7 @@ class FakeBackbone:
     def __init__(self):
         self.calls = 0
 
-    def features(self, images):
+    def features(self, images, batch_size=None):
         self.calls += 1
         means = np.array([im.reshape(-1, 3).mean(0) for im in images], np.float32).reshape(-1, 3)
         return Features(means, means[:, None, None, :], np.c_[means, -means])
@@ -83,7 +83,7 @@ class RecordingBackbone(FakeBackbone):
         super().__init__()
         self.seen = []
 
-    def features(self, images):
+    def features(self, images, batch_size=None):
         self.seen += [im.copy() for im in images]
         return super().features(images)
 
@@ -119,3 +119,25 @@ def test_descreening_reaches_the_backbone_at_training_and_inference_and_keys_the
     loaded.classify_images([screened, clean], backbone)  # `tounum classify` and the pipeline: the same images
     assert all(np.array_equal(a, b) for a, b in zip(backbone.seen, prepared))
     assert Classifier(clf.head, 1.0, 0.5, {}).prepare([screened])[0] is screened  # older models: none
+
+
+def test_a_cleaned_image_is_also_read_as_scanned_and_the_class_scores_averaged():
+    from tounum.classify.calibrate import calibrated_probs
+
+    x = np.r_[np.eye(5, 3), np.eye(5, 3)].astype(np.float32) * 100
+    clf = Classifier(train_logistic(x, np.arange(10) % 5), 1.0, 0.5, {})
+    backbone = RecordingBackbone()
+    cleaned = [np.full((8, 8, 3), v, np.uint8) for v in (10, 200)]
+    scanned = [None, np.full((8, 8, 3), (90, 0, 0), np.uint8)]  # only the second was changed by cleaning
+    features = backbone.features(cleaned)
+    also = clf.as_scanned(features, scanned, backbone)
+    assert len(backbone.seen) == 3 and np.array_equal(backbone.seen[2], scanned[1])  # read again: the changed one
+    np.testing.assert_array_equal(also[0], features.pooled[0])
+    np.testing.assert_array_equal(also[1], backbone.features([scanned[1]]).pooled[0])
+    both, alone = clf.predict(features, also), clf.predict(features)
+    np.testing.assert_allclose(both.probs, calibrated_probs((clf.logits(features) + clf.logits(also)) / 2, 1.0),
+                               rtol=1e-5)
+    np.testing.assert_allclose(both.probs[0], alone.probs[0], rtol=1e-5)  # unchanged image: as before
+    assert np.abs(both.probs[1] - alone.probs[1]).max() > 0.01
+    assert clf.as_scanned(features, [None, None], backbone) is None
+    np.testing.assert_allclose(clf.classify_images(cleaned, backbone, scanned).probs, both.probs, rtol=1e-5)

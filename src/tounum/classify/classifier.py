@@ -98,7 +98,33 @@ class Classifier:
         """Uncalibrated class scores, (N, 5), of :class:`tounum.backbone.Features` or descriptors."""
         return self.head.logits(self._vectors(features))
 
-    def predict(self, features) -> ClassPrediction:
+    def as_scanned(self, features, scanned: list[np.ndarray | None], backbone, batch_size: int | None = None,
+                   ) -> np.ndarray | None:
+        """Descriptors of cleaned images as they were scanned, for :meth:`predict`'s ``also``.
+
+        Parameters
+        ----------
+        features : tounum.backbone.Features or ndarray
+            Of the cleaned images (what :meth:`predict` reads).
+        scanned : list
+            Per image, its pixels before cleaning, or None where cleaning left it unchanged.
+        backbone : tounum.backbone.Backbone
+            The one ``features`` came from.
+
+        Returns
+        -------
+        (N, D) descriptors: ``features``' own rows where ``scanned`` is None, the scanned images'
+        (prepared as :meth:`prepare` does) elsewhere; None when no image was changed.
+        """
+        changed = [i for i, pixels in enumerate(scanned) if pixels is not None]
+        if not changed:
+            return None
+        out = self._vectors(features).copy()
+        out[changed] = self._vectors(backbone.features(self.prepare([scanned[i] for i in changed]),
+                                                       batch_size=batch_size))
+        return out
+
+    def predict(self, features, also=None) -> ClassPrediction:
         """Classify backbone features.
 
         Parameters
@@ -106,13 +132,22 @@ class Classifier:
         features : tounum.backbone.Features or ndarray
             The backbone's output (the classifier takes the fields it reads), or descriptors
             (N, D) as :func:`tounum.classify.features.descriptor` makes them.
+        also : tounum.backbone.Features or ndarray, optional
+            The same images seen another way, whose class scores are averaged with ``features``'
+            before calibration. The pipeline passes the scans as read when ``features`` are of
+            their cleaned copies (:meth:`as_scanned`): cleaning uncovers the lines a blur hid,
+            but a denoiser's smoothness also makes a photograph look painted, and the average
+            keeps what each view sees (``benchmarks/classify_robustness.py --enhance``).
 
         Example
         -------
         >>> load_classifier().predict(load_backbone().features(images)).doc_type  # doctest: +SKIP
         ['photo', 'text']
         """
-        probs = calibrated_probs(self.logits(features), self.temperature)
+        logits = self.logits(features)
+        if also is not None:
+            logits = (logits + self.logits(also)) / 2
+        probs = calibrated_probs(logits, self.temperature)
         doc_type = [CLASSES[int(i)] for i in probs.argmax(axis=1)]
         return ClassPrediction(probs, doc_type, probs[:, PHOTO] >= self.photo_threshold)
 
@@ -128,13 +163,18 @@ class Classifier:
 
         return trained_backbone(self.info.get("backbone", {}), config)
 
-    def classify_images(self, images: list[np.ndarray], backbone=None) -> ClassPrediction:
+    def classify_images(self, images: list[np.ndarray], backbone=None,
+                        scanned: list[np.ndarray | None] | None = None) -> ClassPrediction:
         """Classify (H, W, 3) uint8 RGB images, computing their features with the backbone.
 
-        The default backbone is the one the head was trained on (:meth:`backbone`).
+        The default backbone is the one the head was trained on (:meth:`backbone`). ``scanned``:
+        when ``images`` are cleaned copies, each one's pixels before cleaning (None where
+        cleaning changed nothing), also read (:meth:`as_scanned`), as the pipeline does.
         """
         backbone = backbone or self.backbone()
-        return self.predict(backbone.features(self.prepare(images)))
+        features = backbone.features(self.prepare(images))
+        also = None if scanned is None else self.as_scanned(features, scanned, backbone)
+        return self.predict(features, also)
 
 
 @functools.lru_cache(maxsize=4)

@@ -6,7 +6,8 @@ and returns one `Record` per file, failed files included (their row says why). T
 four steps so that a distributor can place them where they run best:
 
 - `Job.prepare` (one file, CPU): read, measure quality, enhance;
-- `Job.infer` (a batch, models): backbone features once per image, classify, caption the photos;
+- `Job.infer` (a batch, models): backbone features once per image (and of a cleaned image as it
+  was scanned too, which the classifier also reads), classify, caption the photos;
 - `Job.write` (one file, CPU): the enhanced copy with its caption and type in its metadata;
 - `Job.commit` (a batch): the batch's rows file, written atomically and LAST; it is the
   done-marker of every file in it, so a killed run redoes exactly the batches not committed.
@@ -247,8 +248,10 @@ class Job:
             record.t_read = time.perf_counter() - start
             if self.config.run.enhance:
                 start = time.perf_counter()
-                pixels = self._enhance(record, pixels)
+                scanned, pixels = pixels, self._enhance(record, pixels)
                 record.t_enhance = time.perf_counter() - start
+                if self.config.run.classify and pixels is not scanned:
+                    record.extra["scanned"] = scanned  # the classifier reads both (Classifier.as_scanned)
             record.extra["pixels"] = pixels
         except Exception as exc:  # the worker never raises: the row says what went wrong
             log.debug("prepare %s", ref.relpath, exc_info=True)
@@ -289,9 +292,12 @@ class Job:
         # descreened as the classifier was trained (halftone scans); the captioner reads these features too
         features = backbone.features(models["classifier"].prepare(pixels),
                                      batch_size=self.config.backbone.batch_size)
+        # a cleaned image is also classified as it was scanned (see Classifier.predict)
+        scanned = models["classifier"].as_scanned(features, [r.extra.get("scanned") for r in records],
+                                                  backbone, self.config.backbone.batch_size)
         t_features = (time.perf_counter() - start) * share
         start = time.perf_counter()
-        prediction = models["classifier"].predict(features)
+        prediction = models["classifier"].predict(features, scanned)
         t_classify = (time.perf_counter() - start) * share
         classes = _stage("tounum.classify").CLASSES
         for i, record in enumerate(records):
@@ -332,6 +338,7 @@ class Job:
     def write(self, record: Record) -> Record:
         """Write the enhanced copy (with metadata) under ``enhanced/``; drop the pixels."""
         pixels = record.extra.pop("pixels", None)
+        record.extra.pop("scanned", None)
         if record.status != "ok" or pixels is None or not self.config.run.enhance:
             return self._finish(record)
         start = time.perf_counter()
