@@ -233,3 +233,28 @@ def test_demo_leaves_out_a_missing_model_loudly(tmp_path, capsys):
     config.write_text(f'[classify]\nmodel_dir = "{tmp_path / "no-model"}"\n')
     assert missing_stages(["run", "in", "--out", "out", "--config", str(config)]) == ["--no-classify"]
     assert "NOT INSTALLED" in capsys.readouterr().err
+
+
+def test_a_cleaned_scan_travels_with_its_pixels_as_read_for_the_classifier(tmp_path):
+    from tounum.config import Config
+    from tounum.pipeline.job import FileRef, Job
+
+    from tounum.enhance.degrade import add_gaussian_noise
+    from tounum.enhance.samples import scene
+
+    (tmp_path / "in").mkdir()
+    names = ["clean.png", "noisy.png"]
+    Image.fromarray(scene(96, 128, seed=1)).save(tmp_path / "in" / names[0])
+    Image.fromarray(add_gaussian_noise(scene(96, 128, seed=1), 20, seed=2)).save(tmp_path / "in" / names[1])
+    refs = [FileRef(str(tmp_path / "in" / n), str(tmp_path / "in"), n, None, "", n, n) for n in names]
+    config = Config()
+    clean, noisy = (Job(config, tmp_path / "out").prepare(ref) for ref in refs)
+    assert clean.status == noisy.status == "ok"
+    assert "scanned" not in clean.extra  # cleaning left it as it was: nothing more to read
+    as_read = read_image(refs[1].path).pixels
+    assert np.array_equal(noisy.extra["scanned"], as_read)
+    assert not np.array_equal(noisy.extra["pixels"], as_read)  # the cleaned copy differs
+    Job(config, tmp_path / "out").write(noisy)
+    assert "scanned" not in noisy.extra and "pixels" not in noisy.extra
+    config.run.classify = False  # nobody reads it: not kept
+    assert "scanned" not in Job(config, tmp_path / "out").prepare(refs[1]).extra
