@@ -5,8 +5,8 @@ then for ``method="auto"``:
 
 0. a printed halftone screen (``config.descreen``: :func:`tounum.enhance.descreen.measure_screen`
    finds a lattice of at least ``descreen_min_strength``) is low-passed away and nothing else is
-   done: the noise and blur measures read a screen as strong noise, and denoising or sharpening
-   it leaves a half-removed screen (that the classifier's own descreening no longer detects);
+   done: the noise measure reads a screen as strong noise, and a denoiser smooths the picture
+   around dots it does not remove (the copy and the classification lose; benchmarks/README.md);
 1. line art (text pages, drawings, schematics: ``Quality.is_line_art``) is judged by the noise
    of its paper, not by the patch estimate, which reads strokes as noise;
 2. clean input (noise below ``noise_floor``, blur below ``blur_floor``, no JPEG blocking)
