@@ -20,7 +20,7 @@ import numpy as np
 
 from tounum.backbone import load_backbone
 from tounum.backbone.efficientnet_lite import INPUT_SIZES, STAGES
-from tounum.backbone.samples import SAMPLES, reference_inputs, sample_images
+from tounum.backbone.samples import SAMPLES, reference_file, reference_inputs, sample_images
 from tounum.backbone.weights import load_efficientnet_lite
 from tounum.config import BackboneConfig
 
@@ -31,8 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="efficientnet_lite0", choices=sorted(STAGES))
     variant = parser.parse_args().variant
-    ref = np.load(DATA / ("backbone_reference.npz" if variant == "efficientnet_lite0"
-                          else f"backbone_reference_{variant}.npz"))
+    ref = np.load(DATA / reference_file(variant))
     names, images = reference_inputs(INPUT_SIZES[variant])
     if hashlib.sha256(images.tobytes()).hexdigest() != str(ref["inputs_sha256"]):
         raise SystemExit("reference inputs differ from those the reference was computed on")

@@ -31,7 +31,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from tounum.backbone.samples import reference_inputs  # noqa: E402  (numpy + PIL only)
+from tounum.backbone.samples import reference_file, reference_inputs  # noqa: E402  (numpy + PIL only)
 from tounum.backbone.torch_weights import load_state_dict  # noqa: E402
 from tounum.backbone.weights import source_weights_path  # noqa: E402
 
@@ -159,7 +159,7 @@ def main() -> None:
 
     data = ROOT / "tests" / "data"
     data.mkdir(parents=True, exist_ok=True)
-    out = data / ("backbone_reference.npz" if variant == "efficientnet_lite0" else f"backbone_reference_{variant}.npz")
+    out = data / reference_file(variant)
     np.savez_compressed(
         out,
         logits=results["tf", "lite"].astype(np.float32),

@@ -58,14 +58,14 @@ def _step(name: str, policy: str, xla: bool, outputs: str, rng) -> tuple:
                                                 precision="bfloat16" if policy == "mixed_bfloat16" else "float32"))
         photos = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(BATCH)]
         return (lambda: backbone.features(photos, batch_size=BATCH)), {}
-    from tounum.backbone.efficientnet_lite import efficientnet_lite0
+    from tounum.backbone.efficientnet_lite import efficientnet_lite
     from tounum.backbone.samples import reference_inputs
     from tounum.backbone.weights import converted_weights_path
 
     batch_norm = outputs == "features-bn"
     keras.mixed_precision.set_global_policy(policy)
     try:
-        full = efficientnet_lite0(batch_norm=batch_norm)
+        full = efficientnet_lite(batch_norm=batch_norm)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     full.load_weights(converted_weights_path(batch_norm=batch_norm))

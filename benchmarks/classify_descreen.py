@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tounum.classify import metrics
-from tounum.classify.augment import DEGRADATIONS, INPUT_SIZE, halftone
+from tounum.classify.augment import DEGRADATIONS, random_halftone
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import CLASSES, read_images, scan_tree
 from tounum.classify.train import train_files
@@ -59,8 +59,7 @@ def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str,
     for path, label in zip(paths, labels):
         image = read_images([path])[0][0]
         count("train clean", label, image, path)
-        period = rng.uniform(2.5, 6.0) * max(image.shape[:2]) / INPUT_SIZE  # as scan_view draws it
-        count("train halftone view", label, halftone(image, period, rng.uniform(0, 90)), path)
+        count("train halftone view", label, random_halftone(image, rng), path)  # as scan_view draws it
     return {group: dict(c) for group, c in counts.items()}, clean_fired
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.classify.augment import DEGRADATIONS, INPUT_SIZE, halftone
+from tounum.classify.augment import DEGRADATIONS, random_halftone
 from tounum.classify.data import read_images
+from tounum.classify.train import photo_files
 from tounum.config import EnhanceConfig
 from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
 from tounum.enhance.descreen import measure_screen, remove_screen
@@ -45,7 +46,7 @@ CONDITIONS = {
 
 
 def images_of(folder: Path) -> tuple[list[np.ndarray], list[str]]:
-    paths = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    paths = photo_files(folder)
     images, kept, _ = read_images(paths)
     return images, [paths[i] for i in kept]
 
@@ -72,9 +73,7 @@ def printed(strengths: list[float], config: EnhanceConfig) -> list[dict]:
     rng = np.random.default_rng(0)
     screens_as = {
         "robustness halftone (period 4)": lambda im: DEGRADATIONS["halftone"](im),
-        # as classify.augment.scan_view draws its halftone views
-        "training views' halftone": lambda im: halftone(im, rng.uniform(2.5, 6.0) * max(im.shape[:2]) / INPUT_SIZE,
-                                                        rng.uniform(0, 90)),
+        "training views' halftone": lambda im: random_halftone(im, rng),  # as scan_view draws them
     }
     without = dataclasses.replace(config, descreen=False)
     rows = []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tounum.backbone import torch_weights, weights
-from tounum.backbone.efficientnet_lite import efficientnet_lite0
+from tounum.backbone.efficientnet_lite import efficientnet_lite
 from tounum.backbone.samples import reference_inputs
 
 DATA = Path(__file__).parent / "data"
@@ -59,7 +59,7 @@ def test_layers_are_named_by_role(model):
     assert "block0_expand_conv" not in names  # expand ratio 1: no expansion
     assert not any(name.endswith("_bn") for name in names)  # folded into the convolutions
     assert sum(name.endswith("_add") for name in names) == 16 - 7  # skips where shapes allow
-    literal = efficientnet_lite0(batch_norm=True)
+    literal = efficientnet_lite(batch_norm=True)
     assert sum(layer.name.endswith("_bn") for layer in literal.layers) == 1 + 16 * 3 - 1 + 1
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tounum.backbone import Features
-from tounum.backbone.efficientnet_lite import efficientnet_lite0
+from tounum.backbone.efficientnet_lite import efficientnet_lite
 from tounum.classify import CLASSES, Classifier, load_classifier
 from tounum.classify.model import LinearStack
 from tounum.classify.topblocks import TOP_CONVS, TopStack, build_top_model, export_top, top_convs
@@ -20,7 +20,7 @@ def backbone():
     and its activations of a few random images: (model, top, pooled)."""
     import keras
 
-    model = efficientnet_lite0(input_size=64)
+    model = efficientnet_lite(input_size=64)
     rng = np.random.default_rng(0)
     for name in TOP_CONVS:
         layer = model.get_layer(f"{name}_conv")

@@ -94,17 +94,6 @@ def efficientnet_lite(variant: str = "efficientnet_lite0", input_size: int | Non
     return keras.Model(images, [logits, pooled, grid], name=variant)
 
 
-def efficientnet_lite0(input_size: int = 224, batch_norm: bool = False) -> keras.Model:
-    """EfficientNet-Lite0, :func:`efficientnet_lite` of ``"efficientnet_lite0"``.
-
-    Example
-    -------
-    >>> tuple(efficientnet_lite0(input_size=64).outputs[2].shape)
-    (None, 2, 2, 1280)
-    """
-    return efficientnet_lite("efficientnet_lite0", input_size, batch_norm)
-
-
 def _torch_prefixes(n_blocks: int) -> dict[str, tuple[str, str]]:
     """Keras conv/bn name prefix -> (torch conv name, torch bn name) in the state dict."""
     names = {"stem": ("_conv_stem", "_bn0"), "head": ("_conv_head", "_bn1")}
@@ -133,7 +122,7 @@ def load_torch_weights(model: keras.Model, state_dict: dict[str, np.ndarray]) ->
 
     Example
     -------
-    >>> load_torch_weights(efficientnet_lite0(), state_dict)  # doctest: +SKIP
+    >>> load_torch_weights(efficientnet_lite(), state_dict)  # doctest: +SKIP
     """
     used = set()
 

@@ -28,6 +28,19 @@ def sample_images() -> dict[str, np.ndarray]:
     return {name: getattr(skimage.data, name)() for name in SAMPLES}
 
 
+def reference_file(variant: str = "efficientnet_lite0") -> str:
+    """The name, in ``tests/data``, of the file of ``variant``'s PyTorch logits on :func:`reference_inputs`.
+
+    Written by ``benchmarks/backbone_reference.py``, read by ``backbone_correctness.py`` and the tests.
+
+    Example
+    -------
+    >>> reference_file(), reference_file("efficientnet_lite2")
+    ('backbone_reference.npz', 'backbone_reference_efficientnet_lite2.npz')
+    """
+    return "backbone_reference.npz" if variant == "efficientnet_lite0" else f"backbone_reference_{variant}.npz"
+
+
 def reference_inputs(size: int = 224) -> tuple[list[str], np.ndarray]:
     """Fixed network inputs: each sample photo squashed to ``size`` (Pillow bicubic), plus noise.
 

