@@ -10,9 +10,10 @@
 - ``--blur F...``: a classifier (``--model``, default the shipped one) on the held-out part of
   train (what decides) and on dev (for information), clean and halftoned (the robustness table's
   halftone), without descreening and with each blur factor; the model's own descreening setting is
-  replaced by each row's.
+  replaced by each row's. ``--learned`` adds a row with the enhancement's learned descreener
+  (``tounum.enhance.descreen.unscreen``) in place of the blur.
 
-    nohup nice -n 5 .venv/bin/python benchmarks/classify_descreen.py --triggers --blur 0.4 0.6 0.8 1.0 \\
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_descreen.py --triggers --blur 0.4 0.6 0.8 1.0 --learned \\
         --json-out /tmp/cls-descreen.json > /tmp/cls-descreen.log 2>&1 &
 """
 
@@ -31,7 +32,7 @@ from tounum.classify.classifier import load_classifier
 from tounum.classify.data import CLASSES, read_images, scan_tree
 from tounum.classify.train import train_files
 from tounum.config import ClassifyConfig
-from tounum.enhance.descreen import descreen, measure_screen
+from tounum.enhance.descreen import descreen, measure_screen, unscreen
 from shared_data import SHARED_DATA
 
 
@@ -63,7 +64,13 @@ def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str,
     return {group: dict(c) for group, c in counts.items()}, clean_fired
 
 
-def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float]) -> list[dict]:
+def learned(pixels: np.ndarray, min_strength: float) -> np.ndarray:
+    """``descreen`` with the learned descreener in place of the blur."""
+    screen = measure_screen(pixels)
+    return unscreen(pixels, screen.period) if screen.screened(min_strength) else pixels
+
+
+def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: list[float | str]) -> list[dict]:
     clf = load_classifier(model)
     backbone = clf.backbone()
     paths, labels, held = train_files(data_dir, config, backbone)
@@ -77,7 +84,10 @@ def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: 
         for condition in ("clean", "halftone"):
             inputs = images if condition == "clean" else [DEGRADATIONS["halftone"](im) for im in images]
             for blur in [0.0, *blurs]:
-                seen = inputs if blur == 0 else [descreen(im, config.descreen_min_strength, blur) for im in inputs]
+                if blur == "learned":
+                    seen = [learned(im, config.descreen_min_strength) for im in inputs]
+                else:
+                    seen = inputs if blur == 0 else [descreen(im, config.descreen_min_strength, blur) for im in inputs]
                 pred = clf.predict(backbone.features(seen))
                 r = metrics.report(truth, pred.doc_type, pred.is_photo)
                 rows.append({"images": name, "condition": condition, "blur": blur, "n": len(truth),
@@ -96,6 +106,7 @@ def main() -> None:
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     parser.add_argument("--triggers", action="store_true", help="count the images descreened")
     parser.add_argument("--blur", type=float, nargs="*", default=[], help="blur factors to compare")
+    parser.add_argument("--learned", action="store_true", help="also compare the learned descreener")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
     config = ClassifyConfig(extra_photos=args.extra_photos)
@@ -107,8 +118,8 @@ def main() -> None:
             by_class = ", ".join(f"{k} {c[k]}" for k in CLASSES if c.get(k))
             print(f"| {group} | {c['n']} | {c.get('fired', 0)} | {by_class} |")
         print("clean images descreened:", *result["clean_descreened"], sep="\n  ")
-    if args.blur:
-        result["blur"] = blur_sweep(args.data, config, args.model, args.blur)
+    if args.blur or args.learned:
+        result["blur"] = blur_sweep(args.data, config, args.model, args.blur + ["learned"] * args.learned)
         print("| images | condition | blur (periods) | descreened | accuracy | macro-F1 | photo-vs-rest |")
         print("|---|---|---|---|---|---|---|")
         for r in result["blur"]:

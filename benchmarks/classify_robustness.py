@@ -7,8 +7,9 @@ five-class macro-F1. Prints a Markdown table, and JSON with ``--json-out``. ``--
 scores the held-out part of DATA_DIR's train instead, as the model's training run split it (its
 ``config``), which decides between models where dev must not. ``--enhance`` puts each image, after
 its degradation, through the pipeline's cleaning first (``tounum.enhance.enhance``, default
-settings) and classifies it as ``tounum run`` does, from both the cleaned copy and the image as
-read (``Classifier.as_scanned``): the robustness a shop gets from the whole job.
+settings) and classifies it as ``tounum run`` does (``tounum.pipeline.job.classifier_views``:
+the cleaned copy and the image as read, or the scan alone where it was descreened): the
+robustness a shop gets from the whole job.
 
     nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --json-out /tmp/robust.json &
     nohup nice -n 5 .venv/bin/python benchmarks/classify_robustness.py --held-out ../shared/data/doctype &
@@ -31,6 +32,7 @@ from tounum.classify.evaluate import predict_table, report
 from tounum.classify.train import train_files
 from tounum.config import ClassifyConfig, cache_dir
 from tounum.enhance import enhance
+from tounum.pipeline.job import classifier_views
 from shared_data import SHARED_DATA
 
 
@@ -39,9 +41,8 @@ def enhanced_report(table: pd.DataFrame, clf: Classifier, backbone, degrade: str
     images, kept, _ = read_images(table["path"])
     if degrade is not None:
         images = [DEGRADATIONS[degrade](im) for im in images]
-    cleaned = [enhance(im).pixels for im in images]
-    scanned = [None if c is im else im for c, im in zip(cleaned, images)]
-    pred = clf.classify_images(cleaned, backbone, scanned)  # both views, as the pipeline reads them
+    views = [classifier_views(im, enhance(im)) for im in images]  # what the pipeline's classifier reads
+    pred = clf.classify_images([read for read, _ in views], backbone, [also for _, also in views])
     labels = [None if pd.isna(v) else v for v in table["label"].iloc[kept]]
     return metrics.report(labels, pred.doc_type, pred.is_photo)
 
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("--held-out", metavar="DATA_DIR", help="score the held-out part of DATA_DIR/train instead")
     parser.add_argument("--enhance", action="store_true",
                         help="clean every image as the pipeline does (tounum.enhance) before classifying it")
+    parser.add_argument("--degradations", nargs="+", choices=list(DEGRADATIONS), default=list(DEGRADATIONS),
+                        help="the rows to score besides clean (default: all)")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
     clf = load_classifier(args.model)
@@ -63,7 +66,7 @@ def main() -> None:
     else:
         images = scan_tree(args.data, include_unknown=True).table
     rows = {}
-    for name in [None, *DEGRADATIONS]:
+    for name in [None, *args.degradations]:
         if args.enhance:
             r = enhanced_report(images, clf, backbone, name)
         else:

@@ -89,7 +89,7 @@ class RecordingBackbone(FakeBackbone):
 
 
 def test_descreening_reaches_the_backbone_at_training_and_inference_and_keys_the_cache(tmp_path):
-    from tounum.classify.augment import halftone
+    from tounum.enhance.degrade import halftone
     from tounum.enhance.samples import scene
 
     clean = scene(160, 192, seed=3)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tounum.classify.augment import greyscale, halftone
-from tounum.enhance.degrade import jpeg_compress
+from tounum.classify.augment import greyscale
+from tounum.enhance.degrade import halftone, jpeg_compress
 from tounum.enhance.descreen import descreen, measure_screen
 from tounum.enhance.samples import scene
 
@@ -60,3 +60,26 @@ def test_grey_stays_grey_and_small_or_2d_images_work():
     assert plane.shape == (200, 240) and np.array_equal(plane, out[..., 0])
     tiny = halftone(scene(40, 50, seed=6), 4.0)
     assert measure_screen(tiny).strength == 0 and descreen(tiny, MIN) is tiny
+
+
+@pytest.mark.parametrize("cell", [4.0, 8.0, 12.0])  # 8, 12: shrunk to the trained cells and enlarged back
+def test_the_learned_descreener_beats_the_low_pass(cell):
+    from tounum.enhance.descreen import remove_screen, unscreen
+
+    clean = scene(320, 256, seed=7)
+    screened = halftone(clean, cell, 20.0)
+    period = measure_screen(screened).period  # the cell's diagonal, as the policy measures it
+    out = unscreen(screened, period)
+    assert out.shape == screened.shape and out.dtype == np.uint8
+    assert not measure_screen(out).screened(MIN)
+    error = lambda a: np.abs(a.astype(float) - clean).mean()  # noqa: E731
+    assert error(out) < error(remove_screen(screened, period)) < error(screened)
+
+
+def test_the_learned_descreener_keeps_grey_grey():
+    from tounum.enhance.descreen import unscreen
+
+    grey = np.repeat(halftone(greyscale(scene(96, 128, seed=8)), 4.0, 45.0)[..., :1], 3, axis=2)
+    out = unscreen(grey, 4.0)
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    assert unscreen(grey[..., 0], 4.0).shape == (96, 128)

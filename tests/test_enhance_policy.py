@@ -72,16 +72,20 @@ def test_unknown_method_and_bad_dtype_are_errors():
 
 
 def test_a_halftone_screen_is_descreened_not_denoised():
-    from tounum.classify.augment import halftone
+    from tounum.enhance.degrade import halftone
     from tounum.enhance.descreen import measure_screen
 
     clean = scene(192, 192, seed=30)
     screened = halftone(clean, 4.0, 30.0)
-    result = enhance(screened)
-    assert [s["op"] for s in result.steps] == ["descreen"]
-    assert result.steps[0]["sigma"] == pytest.approx(0.8 * result.steps[0]["period"], abs=0.02)
+    result = enhance(screened)  # the learned descreener
+    assert [(s["op"], s["method"]) for s in result.steps] == [("descreen", "learned")]
     assert not measure_screen(result.pixels).screened(30.0)
-    assert psnr(clean, result.pixels) > psnr(clean, screened) + 3
+    low_pass = enhance(screened, EnhanceConfig(descreener="gaussian"))
+    assert low_pass.steps[0]["sigma"] == pytest.approx(0.8 * low_pass.steps[0]["period"], abs=0.02)
+    assert not measure_screen(low_pass.pixels).screened(30.0)
+    assert psnr(clean, result.pixels) > psnr(clean, low_pass.pixels) > psnr(clean, screened) + 3
+    with pytest.raises(ValueError, match="unknown descreener"):
+        enhance(screened, EnhanceConfig(descreener="magic"))
     # without the step the policy reads the screen as noise: no descreening, the screen stays found
     plain = enhance(screened, EnhanceConfig(descreen=False))
     assert "descreen" not in [s["op"] for s in plain.steps]

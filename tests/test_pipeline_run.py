@@ -235,26 +235,47 @@ def test_demo_leaves_out_a_missing_model_loudly(tmp_path, capsys):
     assert "NOT INSTALLED" in capsys.readouterr().err
 
 
-def test_a_cleaned_scan_travels_with_its_pixels_as_read_for_the_classifier(tmp_path):
+def test_a_cleaned_scan_travels_with_what_the_classifier_reads(tmp_path):
     from tounum.config import Config
+    from tounum.enhance.degrade import add_gaussian_noise, halftone
+    from tounum.enhance.samples import scene
     from tounum.pipeline.job import FileRef, Job
 
-    from tounum.enhance.degrade import add_gaussian_noise
-    from tounum.enhance.samples import scene
-
     (tmp_path / "in").mkdir()
-    names = ["clean.png", "noisy.png"]
-    Image.fromarray(scene(96, 128, seed=1)).save(tmp_path / "in" / names[0])
-    Image.fromarray(add_gaussian_noise(scene(96, 128, seed=1), 20, seed=2)).save(tmp_path / "in" / names[1])
-    refs = [FileRef(str(tmp_path / "in" / n), str(tmp_path / "in"), n, None, "", n, n) for n in names]
+    images = {"clean.png": scene(96, 128, seed=1), "noisy.png": add_gaussian_noise(scene(96, 128, seed=1), 20, seed=2),
+              "printed.png": halftone(scene(256, 256, seed=3), 4.0, 30.0)}
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(tmp_path / "in" / name)
+    refs = [FileRef(str(tmp_path / "in" / n), str(tmp_path / "in"), n, None, "", n, n) for n in images]
     config = Config()
-    clean, noisy = (Job(config, tmp_path / "out").prepare(ref) for ref in refs)
-    assert clean.status == noisy.status == "ok"
-    assert "scanned" not in clean.extra  # cleaning left it as it was: nothing more to read
-    as_read = read_image(refs[1].path).pixels
-    assert np.array_equal(noisy.extra["scanned"], as_read)
-    assert not np.array_equal(noisy.extra["pixels"], as_read)  # the cleaned copy differs
+    clean, noisy, printed = (Job(config, tmp_path / "out").prepare(ref) for ref in refs)
+    assert clean.status == noisy.status == printed.status == "ok"
+    # left as it was: the image alone
+    assert clean.extra["read"] is clean.extra["pixels"] and clean.extra["scanned"] is None
+    # denoised: the cleaned copy, and the scan as read beside it
+    assert noisy.extra["read"] is noisy.extra["pixels"]
+    assert np.array_equal(noisy.extra["scanned"], images["noisy.png"])
+    assert not np.array_equal(noisy.extra["pixels"], images["noisy.png"])
+    # descreened: the copy for the shop, the scan for the classifier, which descreens it as trained
+    assert json.loads(printed.enhance_steps)[0]["op"] == "descreen"
+    assert np.array_equal(printed.extra["read"], images["printed.png"]) and printed.extra["scanned"] is None
+    assert not np.array_equal(printed.extra["pixels"], images["printed.png"])
     Job(config, tmp_path / "out").write(noisy)
-    assert "scanned" not in noisy.extra and "pixels" not in noisy.extra
-    config.run.classify = False  # nobody reads it: not kept
-    assert "scanned" not in Job(config, tmp_path / "out").prepare(refs[1]).extra
+    assert not {"scanned", "read", "pixels"} & set(noisy.extra)
+    config.run.classify = False  # nobody reads them: not kept
+    assert not {"scanned", "read"} & set(Job(config, tmp_path / "out").prepare(refs[1]).extra)
+
+
+def test_retrained_enhancement_weights_change_the_settings(tmp_path):
+    from tounum.config import Config
+    from tounum.enhance.restorer import DESCREENER_WEIGHTS
+    from tounum.pipeline.job import settings_hash
+
+    config = Config()
+    before = settings_hash(config)
+    other = tmp_path / "d.weights.h5"
+    other.write_bytes(DESCREENER_WEIGHTS.read_bytes() + b"retrained")
+    config.enhance.descreener_weights = str(other)
+    assert settings_hash(config) != before
+    config.enhance.descreener_weights = ""
+    assert settings_hash(config) == before

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
-from tounum.classify.augment import halftone
+from tounum.enhance.degrade import halftone
 from tounum.config import EnhanceConfig
 from tounum.enhance import enhance, filters
 from tounum.enhance.degrade import degrade
@@ -367,8 +367,9 @@ show(crops(clean, soft, {**outputs, "client kernel": filters.client_laplacian(so
 # blocking (`Quality.blockiness`, steps on the 8-pixel grid) is lightly smoothed on photographs
 # and left alone on pages, where smoothing would soften the strokes. Before all of this, a printed
 # halftone screen (the dot lattice of a photograph printed in a book or a newspaper, found by its
-# peaks in the power spectrum: `tounum.enhance.descreen`) is low-passed away and nothing else is
-# done, since the noise measure reads the dots as strong noise. It must never make an image
+# peaks in the power spectrum: `tounum.enhance.descreen`) is removed by the learned descreener (the
+# restorer's network trained on printed patches; a Gaussian low-pass with `descreener = "gaussian"`)
+# and nothing else is done, since the noise measure reads the dots as strong noise. It must never make an image
 # worse: a clean image comes back essentially unchanged. Its settings, and the decisions it took on
 # one image under each condition:
 

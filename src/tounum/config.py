@@ -56,6 +56,11 @@ class EnhanceConfig:
     # benchmarks/enhance_descreen.py)
     descreen: bool = True
     descreen_min_strength: float = 100.0
+    # "learned": the restorer's network trained on halftones (tounum/models/descreener; closer
+    # to the picture than the low-pass: benchmarks/enhance_descreen.py); "gaussian": a Gaussian
+    # low-pass of descreen_blur screen periods
+    descreener: str = "learned"
+    descreener_weights: str = ""  # empty: the weights shipped in tounum/models/descreener
     descreen_blur: float = 0.8
     noise_floor: float = 5.0  # auto: below this estimated sigma (0..255) an image is not denoised
     # auto: below this spectral blur estimate (pixels) an image is not deblurred (sharp photos,

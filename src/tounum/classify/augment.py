@@ -1,7 +1,7 @@
 """Scan-condition augmentations: (H, W, 3) uint8 in, (H', W', 3) uint8 out, seeded.
 
-Each function is one thing a scanner, a printer or old paper does to a document (noise, blur and
-JPEG come from :mod:`tounum.enhance.degrade`); :func:`scan_view`
+Each function is one thing a scanner, a printer or old paper does to a document (noise, blur,
+JPEG and halftone screening come from :mod:`tounum.enhance.degrade`); :func:`scan_view`
 draws a random combination of them so that the classifier learns what a photo or a text page *is*
 rather than the quirks of the training sources (image size, JPEG grain, white receipt paper).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, jpeg_compress
+from tounum.enhance.degrade import add_gaussian_noise, gaussian_blur, halftone, jpeg_compress
 
 Seed = int | np.random.Generator | None
 
@@ -51,38 +51,6 @@ def paper_tint(pixels: np.ndarray, strength: float = 0.6) -> np.ndarray:
     aged = np.array([0.95, 0.87, 0.70])
     tint = 1.0 - strength * (1.0 - aged)
     return _to_uint8(pixels * tint)
-
-
-def halftone(pixels: np.ndarray, period: float = 4.0, angle: float = 45.0) -> np.ndarray:
-    """Printed halftone screening: each channel becomes a clustered-dot pattern, then scanned.
-
-    Parameters
-    ----------
-    pixels : (H, W, 3) uint8
-    period : float
-        Screen period in pixels (dots per ``period``).
-    angle : float
-        Screen angle in degrees; each channel's screen is turned a further 15 degrees, as in print.
-
-    Returns
-    -------
-    (H, W, 3) uint8 with values 0 or 255 per channel, lightly blurred as a scanner would.
-
-    Example
-    -------
-    >>> halftone(np.full((16, 16, 3), 128, np.uint8)).dtype
-    dtype('uint8')
-    """
-    h, w = pixels.shape[:2]
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = np.empty_like(pixels)
-    for c in range(3):
-        theta = np.deg2rad(angle + 15.0 * c)
-        u = (x * np.cos(theta) + y * np.sin(theta)) * (2 * np.pi / period)
-        v = (-x * np.sin(theta) + y * np.cos(theta)) * (2 * np.pi / period)
-        screen = (np.cos(u) * np.cos(v) + 1.0) / 2.0  # dots grow from the cell centres
-        out[..., c] = np.where(pixels[..., c] / 255.0 > screen, 255, 0)
-    return gaussian_blur(out, 0.5)
 
 
 def random_halftone(pixels: np.ndarray, seed: Seed = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Synthetic degradations (seeded), for training the restorer and for evaluation.
+"""Synthetic degradations (seeded), for training the restorer and the descreener and for evaluation.
 
 All take and return uint8 (H, W, 3) or (H, W) arrays; the result is clipped and rounded to
 8 bits, as a real degraded file would be.
@@ -48,6 +48,38 @@ def gaussian_blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
     spatial = (sigma, sigma) + (0,) * (img.ndim - 2)
     return np.clip(np.rint(ndimage.gaussian_filter(img, spatial, mode="reflect")), 0, 255).astype(
         np.uint8)
+
+
+def halftone(pixels: np.ndarray, period: float = 4.0, angle: float = 45.0) -> np.ndarray:
+    """Printed halftone screening: each channel becomes a clustered-dot pattern, then scanned.
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) uint8
+    period : float
+        Screen period in pixels (dots per ``period``).
+    angle : float
+        Screen angle in degrees; each channel's screen is turned a further 15 degrees, as in print.
+
+    Returns
+    -------
+    (H, W, 3) uint8 with values 0 or 255 per channel, lightly blurred as a scanner would.
+
+    Example
+    -------
+    >>> halftone(np.full((16, 16, 3), 128, np.uint8)).dtype
+    dtype('uint8')
+    """
+    h, w = pixels.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.empty_like(pixels)
+    for c in range(3):
+        theta = np.deg2rad(angle + 15.0 * c)
+        u = (x * np.cos(theta) + y * np.sin(theta)) * (2 * np.pi / period)
+        v = (-x * np.sin(theta) + y * np.cos(theta)) * (2 * np.pi / period)
+        screen = (np.cos(u) * np.cos(v) + 1.0) / 2.0  # dots grow from the cell centres
+        out[..., c] = np.where(pixels[..., c] / 255.0 > screen, 255, 0)
+    return gaussian_blur(out, 0.5)
 
 
 def jpeg_compress(pixels: np.ndarray, quality: int) -> np.ndarray:

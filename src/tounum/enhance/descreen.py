@@ -1,4 +1,4 @@
-"""Descreening: find a printed halftone screen in a scan and low-pass it away.
+"""Descreening: find a printed halftone screen in a scan and remove it (learned, or a low-pass).
 
 A halftone screen is a lattice of dots. In the power spectrum of the image it shows as sharp peaks
 far above the picture's own spectrum at the same frequency, in two directions at the same radius
@@ -23,6 +23,10 @@ TILE = 64
 MIN_RADIUS = 4  # frequency bins: periods of at most TILE / 4 = 16 pixels of the grey copy
 AXIS_MARGIN = 6.0  # degrees around the frequency axes left out (JPEG blocks, scan lines, borders)
 MIN_BALANCE = 0.25  # a lattice's second peak against its first: near 1 for screens, far below for lines
+# The learned descreener was trained on dot cells of 2.5-6.5 pixels (its receptive field spans 21):
+# a coarser screen is shrunk to cells of LEARNED_PERIOD first.
+LEARNED_MAX_PERIOD = 6.5
+LEARNED_PERIOD = 4.0
 
 _WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
 _FY, _FX = np.fft.fftfreq(TILE)[:, None], np.fft.rfftfreq(TILE)[None, :]
@@ -155,3 +159,49 @@ def remove_screen(pixels: np.ndarray, period: float, blur: float = 0.8) -> np.nd
     [9, 9, 9]
     """
     return cv2.GaussianBlur(np.asarray(pixels, np.uint8), (0, 0), blur * period, borderType=cv2.BORDER_REFLECT_101)
+
+
+def unscreen(pixels: np.ndarray, period: float, weights: str | None = None, *, tile: int = 512,
+             precision: str = "auto") -> np.ndarray:
+    """Remove a screen of ``period`` pixels with the learned descreener.
+
+    The descreener is the restorer's network (:mod:`tounum.enhance.restorer`) trained to turn
+    halftoned, scanned patches back into the photographs they were printed from
+    (``tounum train restorer --task descreen``; model card in ``tounum/models/descreener``).
+    A screen whose dot cells may be coarser than :data:`LEARNED_MAX_PERIOD` is first shrunk to
+    cells of :data:`LEARNED_PERIOD` pixels and the result enlarged back: the picture a screen
+    leaves is no finer than its cells, so the round trip loses nothing the screen had kept. The
+    cell is taken as ``period`` times sqrt(2): a square lattice's strongest peak is its side or
+    its diagonal, and on the screens tested it is the diagonal (shrinking a cell measured by its
+    side a little further stays within the trained range).
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) or (H, W) uint8
+    period : float
+        The screen's period in pixels (:attr:`Screen.period`).
+    weights : str, optional
+        Weights file; default the shipped ``tounum/models/descreener/descreener.weights.h5``.
+    tile, precision : as for :func:`tounum.enhance.restorer.restore_with`
+
+    Returns
+    -------
+    uint8 array of the input's shape.
+
+    Example
+    -------
+    >>> from tounum.enhance.degrade import halftone
+    >>> printed = halftone(np.full((64, 64, 3), 100, np.uint8), 4.0)
+    >>> bool(np.abs(unscreen(printed, 4.0).astype(int) - 100).mean() < 10)  # doctest: +SKIP
+    True
+    """
+    from tounum.enhance.restorer import DESCREENER_WEIGHTS, restore_with
+
+    img = np.asarray(pixels, np.uint8)
+    h, w = img.shape[:2]
+    cell = period * np.sqrt(2.0)
+    factor = cell / LEARNED_PERIOD if cell > LEARNED_MAX_PERIOD else 1.0
+    if factor > 1.0:
+        img = cv2.resize(img, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
+    out = restore_with(img, weights or str(DESCREENER_WEIGHTS), tile=tile, precision=precision)
+    return cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC) if factor > 1.0 else out

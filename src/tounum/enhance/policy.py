@@ -4,9 +4,10 @@
 then for ``method="auto"``:
 
 0. a printed halftone screen (``config.descreen``: :func:`tounum.enhance.descreen.measure_screen`
-   finds a lattice of at least ``descreen_min_strength``) is low-passed away and nothing else is
-   done: the noise measure reads a screen as strong noise, and a denoiser smooths the picture
-   around dots it does not remove (the copy and the classification lose; benchmarks/README.md);
+   finds a lattice of at least ``descreen_min_strength``) is removed by the learned descreener
+   (``descreener="learned"``; or low-passed away, ``"gaussian"``) and nothing else is done: the
+   noise measure reads a screen as strong noise, and a denoiser smooths the picture around dots
+   it does not remove (the copy and the classification lose; benchmarks/README.md);
 1. line art (text pages, drawings, schematics: ``Quality.is_line_art``) is judged by the noise
    of its paper, not by the patch estimate, which reads strokes as noise;
 2. clean input (noise below ``noise_floor``, blur below ``blur_floor``, no JPEG blocking)
@@ -39,7 +40,7 @@ import numpy as np
 from tounum.config import ENHANCE_METHODS as METHODS
 from tounum.config import EnhanceConfig
 from tounum.enhance import filters
-from tounum.enhance.descreen import measure_screen, remove_screen
+from tounum.enhance.descreen import measure_screen, remove_screen, unscreen
 from tounum.enhance.quality import (LINE_ART_PAPER, Quality, assess, estimate_noise, is_gray,
                                      laplacian_variance)
 
@@ -55,12 +56,10 @@ class Enhanced:
 
 
 def _restore(pixels: np.ndarray, config: EnhanceConfig) -> np.ndarray:
-    from tounum.enhance.restorer import WEIGHTS, RestorerSpec, load_restorer, resolve_precision, restore, spec_of
+    from tounum.enhance.restorer import WEIGHTS, restore_with
 
-    weights = config.restorer_weights or str(WEIGHTS)
-    spec = spec_of(weights, RestorerSpec(tile=config.restorer_tile,
-                                         precision=resolve_precision(config.restorer_precision)))
-    return restore(pixels, load_restorer(weights, spec), spec=spec, ensemble=config.restorer_ensemble)
+    return restore_with(pixels, config.restorer_weights or str(WEIGHTS), tile=config.restorer_tile,
+                        precision=config.restorer_precision, ensemble=config.restorer_ensemble)
 
 
 def _denoise(pixels: np.ndarray, name: str, sigma: float, config: EnhanceConfig
@@ -134,9 +133,15 @@ def _auto(pixels: np.ndarray, q: Quality, config: EnhanceConfig) -> tuple[np.nda
     if config.descreen:
         screen = measure_screen(pixels)
         if screen.screened(config.descreen_min_strength):
+            step = {"op": "descreen", "method": config.descreener, "period": round(screen.period, 2),
+                    "strength": round(screen.strength, 1)}
+            if config.descreener == "learned":
+                return unscreen(pixels, screen.period, config.descreener_weights or None,
+                                tile=config.restorer_tile, precision=config.restorer_precision), [step]
+            if config.descreener != "gaussian":
+                raise ValueError(f"unknown descreener {config.descreener!r} (learned, gaussian)")
             return remove_screen(pixels, screen.period, config.descreen_blur), [
-                {"op": "descreen", "period": round(screen.period, 2), "strength": round(screen.strength, 1),
-                 "sigma": round(config.descreen_blur * screen.period, 2)}]
+                {**step, "sigma": round(config.descreen_blur * screen.period, 2)}]
     steps: list[dict] = []
     noise = q.noise_sigma
     if q.is_line_art:  # strokes read as noise by the patch estimate: trust the paper

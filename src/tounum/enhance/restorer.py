@@ -21,6 +21,8 @@ import numpy as np
 from tounum.enhance.quality import is_gray
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "restorer" / "restorer.weights.h5"
+# the same network trained to remove printed halftone screens (tounum.enhance.descreen.unscreen)
+DESCREENER_WEIGHTS = WEIGHTS.parent.parent / "descreener" / "descreener.weights.h5"
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,17 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
     if is_gray(img):  # a grey scan stored as RGB stays grey
         result = np.repeat(np.rint(result.mean(axis=2, keepdims=True)), 3, axis=2).astype(np.uint8)
     return result
+
+
+def restore_with(pixels: np.ndarray, weights: str = str(WEIGHTS), *, tile: int = 512, precision: str = "auto",
+                 ensemble: int = 1) -> np.ndarray:
+    """:func:`restore` by the network saved in ``weights`` (its size read from the file,
+    :func:`spec_of`; loaded once per process) at ``precision`` (:func:`resolve_precision`).
+
+    Example
+    -------
+    >>> restore_with(np.full((40, 50, 3), 128, np.uint8), str(DESCREENER_WEIGHTS)).shape  # doctest: +SKIP
+    (40, 50, 3)
+    """
+    spec = spec_of(weights, RestorerSpec(tile=tile, precision=resolve_precision(precision)))
+    return restore(pixels, load_restorer(weights, spec), spec=spec, ensemble=ensemble)

@@ -195,6 +195,10 @@ def make_scans(long_side: int | None = None) -> Iterator[tuple[str, np.ndarray]]
     for name, radius in (("rocket", 2.5), ("flower", 3.5)):
         photo = _resize(_rgb(photos[name]()), long_side)
         yield f"photos/degraded/{name}-blurred.jpg", add_blur(photo, radius * (photo.shape[1] / 640))
+    from tounum.enhance.degrade import halftone
+
+    photo = _resize(_rgb(photos["coffee"]()), long_side)  # as printed in a magazine, then scanned
+    yield "photos/degraded/coffee-printed.png", halftone(photo, max(3.0, 5.0 * photo.shape[1] / 640), 30.0)
     for i in range(3):
         yield f"documents/page-{i + 1}.png", _resize(text_page(i), long_side)
     import skimage.data

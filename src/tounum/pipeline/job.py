@@ -7,7 +7,8 @@ four steps so that a distributor can place them where they run best:
 
 - `Job.prepare` (one file, CPU): read, measure quality, enhance;
 - `Job.infer` (a batch, models): backbone features once per image (and of a cleaned image as it
-  was scanned too, which the classifier also reads), classify, caption the photos;
+  was scanned too, which the classifier also reads: `classifier_views`), classify, caption the
+  photos;
 - `Job.write` (one file, CPU): the enhanced copy with its caption and type in its metadata;
 - `Job.commit` (a batch): the batch's rows file, written atomically and LAST; it is the
   done-marker of every file in it, so a killed run redoes exactly the batches not committed.
@@ -95,9 +96,13 @@ def settings_hash(config: Config) -> str:
 
 
 def model_dirs(config: Config) -> dict[str, str]:
-    """The model folders the enabled stages will load (retrained weights change the outputs)."""
+    """The model folders (or weights files) the enabled stages will load (retrained weights change the outputs)."""
     dirs = {}
     try:
+        if config.run.enhance:
+            restorer = importlib.import_module("tounum.enhance.restorer")
+            dirs["restorer"] = config.enhance.restorer_weights or str(restorer.WEIGHTS)
+            dirs["descreener"] = config.enhance.descreener_weights or str(restorer.DESCREENER_WEIGHTS)
         if config.run.classify:
             default = importlib.import_module("tounum.classify.classifier").DEFAULT_MODEL_DIR
             dirs["classifier"] = str(config.classify.model_dir or default)
@@ -110,8 +115,10 @@ def model_dirs(config: Config) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _fingerprint(folder: str) -> str:
-    """Hash of the files in a model folder (names and bytes); "missing" when there is none."""
+    """Hash of the files in a model folder, or of one weights file (names and bytes); "missing" when there is none."""
     root = Path(folder)
+    if root.is_file():
+        return hashlib.sha256(root.read_bytes()).hexdigest()[:16]
     if not root.is_dir():
         return "missing"
     digest = hashlib.sha256()
@@ -178,6 +185,29 @@ def _load(module: str, loader: str, model_dir: str, what: str, option: str) -> A
         raise StageUnavailable(f"{what} cannot be loaded ({type(exc).__name__}: {exc}); "
                                f"ship or train its model, or run with {option}", option) from exc
 
+
+
+def classifier_views(scanned: np.ndarray, enhanced) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the classifier reads of an image the enhancement cleaned: ``(image, also)``.
+
+    ``also`` is the second view whose class scores :meth:`tounum.classify.Classifier.predict`
+    averages in, or None. Left unchanged: the image alone. Descreened: the scan alone, which the
+    classifier descreens itself as it was trained to (to it the learned descreener's copy looks
+    painted; ``benchmarks/classify_robustness.py --enhance``). Otherwise cleaned: the copy, and
+    the scan as ``also`` (cleaning uncovers what a blur hid, but a denoiser's smoothness also
+    makes a photograph look painted).
+
+    Parameters
+    ----------
+    scanned : the image as read
+    enhanced : tounum.enhance.Enhanced
+        What :func:`tounum.enhance.enhance` made of it.
+    """
+    if enhanced.pixels is scanned:
+        return scanned, None
+    if any(step.get("op") == "descreen" for step in enhanced.steps):
+        return scanned, None
+    return enhanced.pixels, scanned
 
 class Job:
     """The work on one batch of files; picklable, loads its models lazily, once per process."""
@@ -248,24 +278,25 @@ class Job:
             record.t_read = time.perf_counter() - start
             if self.config.run.enhance:
                 start = time.perf_counter()
-                scanned, pixels = pixels, self._enhance(record, pixels)
+                result = self._enhance(record, pixels)
                 record.t_enhance = time.perf_counter() - start
-                if self.config.run.classify and pixels is not scanned:
-                    record.extra["scanned"] = scanned  # the classifier reads both (Classifier.as_scanned)
+                if self.config.run.classify:
+                    record.extra["read"], record.extra["scanned"] = classifier_views(pixels, result)
+                pixels = result.pixels
             record.extra["pixels"] = pixels
         except Exception as exc:  # the worker never raises: the row says what went wrong
             log.debug("prepare %s", ref.relpath, exc_info=True)
             record.fail(f"{type(exc).__name__}: {exc}")
         return record
 
-    def _enhance(self, record: Record, pixels: np.ndarray) -> np.ndarray:
+    def _enhance(self, record: Record, pixels: np.ndarray):
         enhance = _stage("tounum.enhance")
         result = enhance.enhance(pixels, self.config.enhance)
         for when, quality in (("before", result.quality_before), ("after", result.quality_after)):
             for column, field_name in QUALITY_MEASURES.items():
                 setattr(record, f"{column}_{when}", _float(getattr(quality, field_name)))
         record.enhance_steps = json.dumps(result.steps, default=_json_default)
-        return result.pixels
+        return result
 
     # -- step 2: a batch, models ----------------------------------------------------------
     def infer(self, records: Sequence[Record]) -> None:
@@ -286,7 +317,7 @@ class Job:
     def _infer(self, records: Sequence[Record]) -> None:
         models = self.models()
         share = 1.0 / len(records)  # batch times are shared equally by its images
-        pixels = [r.extra["pixels"] for r in records]
+        pixels = [r.extra.get("read", r.extra["pixels"]) for r in records]
         start = time.perf_counter()
         backbone = self.backbone(models["classifier"])
         # descreened as the classifier was trained (halftone scans); the captioner reads these features too
@@ -339,6 +370,7 @@ class Job:
         """Write the enhanced copy (with metadata) under ``enhanced/``; drop the pixels."""
         pixels = record.extra.pop("pixels", None)
         record.extra.pop("scanned", None)
+        record.extra.pop("read", None)
         if record.status != "ok" or pixels is None or not self.config.run.enhance:
             return self._finish(record)
         start = time.perf_counter()
