@@ -387,6 +387,17 @@ for condition, image in cases.items():
     print(f"{condition:20s} noise {result.quality_before.noise_sigma:5.1f} -> {result.quality_after.noise_sigma:5.1f}: {steps}")
 
 # %% [markdown]
+# The printed case up close: the screen removed by a Gaussian low-pass of 0.8 screen periods (what
+# the classifier does before its backbone) and by the learned descreener (the restorer's network
+# trained on halftoned patches, the policy's default). PSNR against the photograph before printing;
+# `benchmarks/enhance_descreen.py` measures both on whole data sets.
+
+# %%
+printed = cases["halftone, period 4"]
+show(crops(clean, printed, {"low-pass": enhance(printed, EnhanceConfig(descreener="gaussian")).pixels,
+                            "learned": enhance(printed).pixels}, f"{name}: halftone, period 4"))
+
+# %% [markdown]
 # ## The client's filters against ours, measured
 #
 # Each clean image is degraded, then restored *blind* by each method; PSNR and SSIM are measured
