@@ -5,7 +5,7 @@ import pytest
 
 from tounum.classify.augment import greyscale
 from tounum.enhance.degrade import halftone, jpeg_compress
-from tounum.enhance.descreen import descreen, measure_screen
+from tounum.enhance.descreen import descreen, measure_screen, remove_screen, unscreen
 from tounum.enhance.samples import scene
 
 MIN = 30.0
@@ -64,8 +64,6 @@ def test_grey_stays_grey_and_small_or_2d_images_work():
 
 @pytest.mark.parametrize("cell", [4.0, 8.0, 12.0])  # 8, 12: shrunk to the trained cells and enlarged back
 def test_the_learned_descreener_beats_the_low_pass(cell):
-    from tounum.enhance.descreen import remove_screen, unscreen
-
     clean = scene(320, 256, seed=7)
     screened = halftone(clean, cell, 20.0)
     period = measure_screen(screened).period  # the cell's diagonal, as the policy measures it
@@ -77,8 +75,6 @@ def test_the_learned_descreener_beats_the_low_pass(cell):
 
 
 def test_the_learned_descreener_keeps_grey_grey():
-    from tounum.enhance.descreen import unscreen
-
     grey = np.repeat(halftone(greyscale(scene(96, 128, seed=8)), 4.0, 45.0)[..., :1], 3, axis=2)
     out = unscreen(grey, 4.0)
     assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()

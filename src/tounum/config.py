@@ -50,9 +50,9 @@ ENHANCE_METHODS = ("auto", "client", "client_nlm", "client_laplacian", "nlm", "b
 @dataclass
 class EnhanceConfig:
     method: str = "auto"  # one of ENHANCE_METHODS
-    # auto: a printed halftone screen (tounum.enhance.descreen) is low-passed away instead of being
+    # auto: a printed halftone screen (tounum.enhance.descreen) is removed instead of being
     # denoised and sharpened as noise. Stricter than the classifier's 30: the copy a shop keeps is
-    # blurred only for unmistakable screens (fine lattices in photos read 35-300, most below 100;
+    # changed only for unmistakable screens (fine lattices in photos read 35-300, most below 100;
     # benchmarks/enhance_descreen.py)
     descreen: bool = True
     descreen_min_strength: float = 100.0

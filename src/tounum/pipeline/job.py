@@ -186,7 +186,6 @@ def _load(module: str, loader: str, model_dir: str, what: str, option: str) -> A
                                f"ship or train its model, or run with {option}", option) from exc
 
 
-
 def classifier_views(scanned: np.ndarray, enhanced) -> tuple[np.ndarray, np.ndarray | None]:
     """What the classifier reads of an image the enhancement cleaned: ``(image, also)``.
 
@@ -203,11 +202,10 @@ def classifier_views(scanned: np.ndarray, enhanced) -> tuple[np.ndarray, np.ndar
     enhanced : tounum.enhance.Enhanced
         What :func:`tounum.enhance.enhance` made of it.
     """
-    if enhanced.pixels is scanned:
-        return scanned, None
-    if any(step.get("op") == "descreen" for step in enhanced.steps):
+    if enhanced.pixels is scanned or any(step.get("op") == "descreen" for step in enhanced.steps):
         return scanned, None
     return enhanced.pixels, scanned
+
 
 class Job:
     """The work on one batch of files; picklable, loads its models lazily, once per process."""
