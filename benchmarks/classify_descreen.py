@@ -33,7 +33,7 @@ from tounum.classify.data import CLASSES, read_images, scan_tree
 from tounum.classify.train import train_files
 from tounum.config import ClassifyConfig
 from tounum.enhance.descreen import descreen, measure_screen, unscreen
-from shared_data import SHARED_DATA
+from shared_data import add_doctype_arguments
 
 
 def triggers(data_dir: str, config: ClassifyConfig) -> tuple[dict[str, dict[str, int]], list[str]]:
@@ -100,9 +100,7 @@ def blur_sweep(data_dir: str, config: ClassifyConfig, model: str | None, blurs: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(SHARED_DATA / "doctype"), help="folder with train/ and dev/")
-    parser.add_argument("--extra-photos", default=str(SHARED_DATA / "captions/flickr8k/images"),
-                        help="as in the training command (it changes the held-out part of train)")
+    add_doctype_arguments(parser)
     parser.add_argument("--model", help="classifier folder (default: the shipped one)")
     parser.add_argument("--triggers", action="store_true", help="count the images descreened")
     parser.add_argument("--blur", type=float, nargs="*", default=[], help="blur factors to compare")
