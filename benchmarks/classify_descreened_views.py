@@ -29,6 +29,7 @@ import numpy as np
 from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS, random_halftone
 from tounum.classify.calibrate import calibrated_probs
+from tounum.classify.classifier import PHOTO
 from tounum.classify.data import CLASSES, read_images
 from tounum.classify.features import descriptor, prepare
 from tounum.classify.model import train_logistic
@@ -46,24 +47,22 @@ def descriptors(images: list[np.ndarray], backbone, inputs) -> np.ndarray:
                            for i in range(0, len(images), 64)])
 
 
-def descreened_views(images: list[np.ndarray], config: ClassifyConfig, backbone, inputs, seed: int = 1000
+def descreened_views(images: list[np.ndarray], low_pass: dict, backbone, inputs, seed: int = 1000
                      ) -> dict[str, np.ndarray]:
     """One random halftone per image, descreened by the learned descreener and by the low-pass."""
     screened = [random_halftone(im, seed + i) for i, im in enumerate(images)]
-    return {"learned": descriptors([learned(im, config.descreen_min_strength) for im in screened], backbone, inputs),
-            "low-pass": descriptors(prepare(screened, {"min_strength": config.descreen_min_strength,
-                                                       "blur": config.descreen_blur}), backbone, inputs)}
+    return {"learned": descriptors([learned(im, low_pass["min_strength"]) for im in screened], backbone, inputs),
+            "low-pass": descriptors(prepare(screened, low_pass), backbone, inputs)}
 
 
-def conditions(images: list[np.ndarray], config: ClassifyConfig, backbone, inputs) -> dict[str, np.ndarray]:
+def conditions(images: list[np.ndarray], low_pass: dict, backbone, inputs) -> dict[str, np.ndarray]:
     """Descriptors of the images clean and under each degradation, as the classifier prepares them."""
-    low_pass = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur}
     out = {"clean": descriptors(prepare(images, low_pass), backbone, inputs)}
     for name, degrade in DEGRADATIONS.items():
         degraded = [degrade(im) for im in images]
         out[name] = descriptors(prepare(degraded, low_pass), backbone, inputs)
         if name == "halftone":
-            out["halftone, learned"] = descriptors([learned(im, config.descreen_min_strength) for im in degraded],
+            out["halftone, learned"] = descriptors([learned(im, low_pass["min_strength"]) for im in degraded],
                                                    backbone, inputs)
     return out
 
@@ -77,14 +76,16 @@ def main() -> None:
     config = ClassifyConfig(extra_photos=args.extra_photos)
     backbone = training_backbone(config)
     data = extract(args.data, config, backbone)
-    train_images, kept, errors = read_images(data.train.paths)
+    train_images, _, errors = read_images(data.train.paths)
     if errors:
         raise SystemExit(f"unreadable training images: {errors}")
-    extra = descreened_views(train_images, config, backbone, data.inputs)
+    low_pass = data.descreen  # the classifier's own descreening: {"min_strength", "blur"}
+    extra = descreened_views(train_images, low_pass, backbone, data.inputs)
     held_images = [im for im, h in zip(train_images, data.held) if h]
     dev_images, kept, _ = read_images(data.dev.paths)
-    scored = {"held-out part of train": (conditions(held_images, config, backbone, data.inputs), data.train.y[data.held]),
-              "dev": (conditions(dev_images, config, backbone, data.inputs), data.dev.y[kept])}
+    scored = {"held-out part of train": (conditions(held_images, low_pass, backbone, data.inputs),
+                                         data.train.y[data.held]),
+              "dev": (conditions(dev_images, low_pass, backbone, data.inputs), data.dev.y[kept])}
     rows = []
     for variant, views in VARIANTS.items():
         pooled = np.concatenate([data.train.pooled] + [extra[v][None] for v in views])
@@ -96,7 +97,7 @@ def main() -> None:
             truth = [CLASSES[i] for i in y]
             for condition, x in features.items():
                 probs = calibrated_probs(head.logits(x), temperature)
-                r = metrics.report(truth, [CLASSES[i] for i in probs.argmax(1)], probs[:, 0] >= threshold)
+                r = metrics.report(truth, [CLASSES[i] for i in probs.argmax(1)], probs[:, PHOTO] >= threshold)
                 rows.append({"variant": variant, "images": split, "condition": condition, "n": len(y),
                              "threshold": round(float(threshold), 4), "macro_f1": r["macro_f1"],
                              "photo_vs_rest": r["photo_vs_rest"]["accuracy"]})
