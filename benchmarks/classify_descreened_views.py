@@ -43,6 +43,7 @@ VARIANTS = {"shipped recipe": (), "+ learned view": ("learned",), "+ low-pass vi
 
 
 def descriptors(images: list[np.ndarray], backbone, inputs) -> np.ndarray:
+    # 64 at a time: the features of thousands of images at once (grids included) take gigabytes
     return np.concatenate([descriptor(backbone.features(images[i:i + 64]), inputs)
                            for i in range(0, len(images), 64)])
 
@@ -55,9 +56,11 @@ def descreened_views(images: list[np.ndarray], low_pass: dict, backbone, inputs,
             "low-pass": descriptors(prepare(screened, low_pass), backbone, inputs)}
 
 
-def conditions(images: list[np.ndarray], low_pass: dict, backbone, inputs) -> dict[str, np.ndarray]:
-    """Descriptors of the images clean and under each degradation, as the classifier prepares them."""
-    out = {"clean": descriptors(prepare(images, low_pass), backbone, inputs)}
+def conditions(images: list[np.ndarray], clean: np.ndarray, low_pass: dict, backbone, inputs
+               ) -> dict[str, np.ndarray]:
+    """Descriptors of the images clean (``clean``, as extracted) and under each degradation, as the
+    classifier prepares them."""
+    out = {"clean": clean}
     for name, degrade in DEGRADATIONS.items():
         degraded = [degrade(im) for im in images]
         out[name] = descriptors(prepare(degraded, low_pass), backbone, inputs)
@@ -83,9 +86,11 @@ def main() -> None:
     extra = descreened_views(train_images, low_pass, backbone, data.inputs)
     held_images = [im for im, h in zip(train_images, data.held) if h]
     dev_images, kept, _ = read_images(data.dev.paths)
-    scored = {"held-out part of train": (conditions(held_images, low_pass, backbone, data.inputs),
+    held_clean = data.train.clean[data.held]
+    scored = {"held-out part of train": (conditions(held_images, held_clean, low_pass, backbone, data.inputs),
                                          data.train.y[data.held]),
-              "dev": (conditions(dev_images, low_pass, backbone, data.inputs), data.dev.y[kept])}
+              "dev": (conditions(dev_images, data.dev.clean[kept], low_pass, backbone, data.inputs),
+                      data.dev.y[kept])}
     rows = []
     for variant, views in VARIANTS.items():
         pooled = np.concatenate([data.train.pooled] + [extra[v][None] for v in views])

@@ -27,10 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
-from tounum.enhance.degrade import halftone
 from tounum.config import EnhanceConfig
 from tounum.enhance import enhance, filters
-from tounum.enhance.degrade import degrade
+from tounum.enhance.degrade import degrade, halftone
 from tounum.enhance.quality import assess, estimate_noise
 from tounum.enhance.score import psnr, ssim
 from tounum.io import read_image
