@@ -143,6 +143,7 @@ class CaptionConfig:
 class RunConfig:
     workers: int = 0  # processes for reading and enhancing; 0: one per core; 1: no pool
     batch_size: int = 8  # files per batch: the unit of model inference, memory and resume
+    prefetch: int = 3  # batches read and cleaned ahead of the models (memory grows with it)
     enhance: bool = True  # clean the images and write enhanced copies
     classify: bool = True  # backbone features + document type (caption needs it)
     caption: bool = True  # caption the photos

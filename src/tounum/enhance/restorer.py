@@ -13,6 +13,8 @@ CPUs with AMX or AVX512-BF16 run several times faster (benchmarks/enhance_tradeo
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -120,8 +122,9 @@ def _tiled(rgb: np.ndarray, model, spec: RestorerSpec, batch_size: int | None) -
     """The model on a float (H, W, 3) image in 0..1, tile by tile with reflected context."""
     h, w = rgb.shape[:2]
     tile, pad = spec.tile, spec.overlap
-    # Pad to whole tiles plus context (reflected).
-    th, tw = min(tile, h), min(tile, w)
+    # Equal tiles of at most `tile` pixels (whole tiles of `tile` computed up to 1.9 times a
+    # 1200x800 image), padded to whole tiles plus context (reflected).
+    th, tw = (math.ceil(n / math.ceil(n / tile)) for n in (h, w))
     padded = np.pad(rgb, ((pad, pad + (th - h % th) % th), (pad, pad + (tw - w % tw) % tw), (0, 0)),
                     mode="reflect")
     out = np.zeros((padded.shape[0] - 2 * pad, padded.shape[1] - 2 * pad, 3), np.float32)
@@ -197,15 +200,31 @@ def restore(pixels: np.ndarray, model=None, *, spec: RestorerSpec = RestorerSpec
     return result
 
 
+# Where restore_with runs when not here: set in pipeline pool processes, which send the network
+# to the main process (tounum.pipeline.networks) instead of importing TensorFlow themselves.
+_runner: Callable[..., np.ndarray] | None = None
+
+
+def run_networks_with(runner: Callable[..., np.ndarray] | None) -> None:
+    """Hand every :func:`restore_with` call of this process to ``runner`` (same arguments), or
+    run them here again (None)."""
+    global _runner
+    _runner = runner
+
+
 def restore_with(pixels: np.ndarray, weights: str = str(WEIGHTS), *, tile: int = 512, precision: str = "auto",
                  ensemble: int = 1) -> np.ndarray:
     """:func:`restore` by the network saved in ``weights`` (its size read from the file,
     :func:`spec_of`; loaded once per process) at ``precision`` (:func:`resolve_precision`).
+    The restorer and the descreener of the enhancement policy both run through it (see
+    :func:`run_networks_with`).
 
     Example
     -------
     >>> restore_with(np.full((40, 50, 3), 128, np.uint8), str(DESCREENER_WEIGHTS)).shape  # doctest: +SKIP
     (40, 50, 3)
     """
+    if _runner is not None:
+        return _runner(pixels, weights, tile=tile, precision=precision, ensemble=ensemble)
     spec = spec_of(weights, RestorerSpec(tile=tile, precision=resolve_precision(precision)))
     return restore(pixels, load_restorer(weights, spec), spec=spec, ensemble=ensemble)

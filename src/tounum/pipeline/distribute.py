@@ -10,6 +10,7 @@ the per-file CPU work (decode, assess, enhance, encode); a Dask distributor
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import multiprocessing
 import os
 from collections import deque
@@ -19,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from tounum.pipeline.job import FileRef, Job
+from tounum.pipeline.networks import NetworkServer, RemoteNetworks
 from tounum.pipeline.record import Record
 
 Distributor = Callable[..., Iterator[list[Record]]]
@@ -27,9 +29,12 @@ T = TypeVar("T")
 _worker_job: Job | None = None  # the job of this pool process, set once by the initializer
 
 
-def _init_worker(job: Job) -> None:
+def _init_worker(job: Job, networks: str, authkey: bytes) -> None:
     global _worker_job
     _worker_job = job
+    from tounum.enhance.restorer import run_networks_with
+
+    run_networks_with(RemoteNetworks(networks, authkey))  # no TensorFlow in pool processes
     try:  # the pool is the parallelism: OpenCV's own threads would only oversubscribe the cores
         import cv2
 
@@ -52,20 +57,24 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
+def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0, prefetch: int = 3,
           **_: object) -> Iterator[list[Record]]:
     """Run the job here: models in this process, per-file work in ``workers`` processes.
 
-    With ``workers == 1`` everything runs in this process. Otherwise three batches are in
-    flight: the pool reads and enhances batch k+1 and writes the copies of batch k-1 while this
-    process runs the models on batch k, so the cores stay busy and at most about three batches
-    of pixels are in memory whatever the number of inputs. A pool process that dies (a decoder
-    crash, the out-of-memory killer) costs a fresh pool and an error row for the file it was
-    on; the run goes on.
+    With ``workers == 1`` everything runs in this process. Otherwise the pool reads and
+    enhances the next ``prefetch`` batches and writes the copies of batch k-1 while this
+    process runs the models on batch k, so the cores stay busy and at most ``prefetch + 2``
+    batches of pixels are in memory whatever the number of inputs. The pool starts on the first
+    batches while this process loads the models (several seconds, when a single core works), and
+    its learned enhancement (restorer, descreener) runs here, where TensorFlow is loaded already
+    (`tounum.pipeline.networks`). A pool process that dies (a decoder crash, the out-of-memory
+    killer) costs a fresh pool and an error row for the file it was on; the run goes on.
     """
     workers = workers or default_workers()
     if workers == 1:
-        for batch in batches:
+        for i, batch in enumerate(batches):
+            if i == 0:
+                job.check()
             yield job(batch)
         return
     with _Pool(job, workers) as pool:
@@ -87,13 +96,18 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0,
                 job.commit(records)
                 yield records
 
-        for batch in batches:
-            prepared.append((batch, [pool.submit(_prepare, ref) for ref in batch]))
-            if len(prepared) > 1:  # keep the next batch cooking while the models run
-                infer_next()
-                yield from commit(keep=1)
+        def submit(count: int) -> None:
+            for batch in itertools.islice(pending, count):
+                prepared.append((batch, [pool.submit(_prepare, ref) for ref in batch]))
+
+        pending = iter(batches)
+        submit(prefetch + 1)
+        if prepared:
+            job.check()  # loads the models while the pool works on the first batches
         while prepared:
             infer_next()
+            yield from commit(keep=1)
+            submit(1)
         yield from commit(keep=0)
 
 
@@ -105,18 +119,21 @@ class _Pool:
 
     def __init__(self, job: Job, workers: int) -> None:
         self.job, self.workers = job, workers
+        self.networks = NetworkServer()  # the learned enhancement runs here, for the pool
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: this process holds TensorFlow's threads, which do not survive a fork.
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self.job,))
+                                   initializer=_init_worker,
+                                   initargs=(self.job, self.networks.address, self.networks.authkey))
 
     def __enter__(self) -> _Pool:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.pool.shutdown(cancel_futures=True)
+        self.networks.close()
 
     def _restart(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -231,8 +231,12 @@ class Job:
                 "caption_dir": self.config.caption.model_dir}
         return _models(json.dumps(spec, sort_keys=True))
 
-    def check(self) -> None:
-        """Import every enabled stage and load its model now: fail before any work is done."""
+    def check(self, models: bool = True) -> None:
+        """Import every enabled stage and (``models``) load its model now: fail before any output.
+
+        The local distributor loads the models itself (``check()``), while its pool already
+        reads and cleans the first files: the main process's start-up is then not idle time.
+        """
         if self.config.run.enhance:
             enhance = _stage("tounum.enhance")
             for name in ("assess", "enhance"):
@@ -242,9 +246,10 @@ class Job:
                                            "--no-enhance")
         if self.config.run.name_by and not self.config.run.caption:
             raise StageUnavailable("--name-by caption needs captions (do not pass --no-caption)")
-        models = self.models()
+        if not models:
+            return
         try:
-            for model in models.values():  # build the backbones now: fail before any work
+            for model in self.models().values():  # build the backbones now: fail before any work
                 self.backbone(model)
         except (OSError, ValueError, ImportError) as exc:
             raise StageUnavailable(f"the backbone cannot be built ({type(exc).__name__}: {exc}); "

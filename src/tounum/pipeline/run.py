@@ -125,8 +125,8 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path, config: C
                             _display(r)) for r in refs]
         return summary
     job = Job(config, out)
-    if todo:
-        job.check()
+    if todo:  # the local distributor loads the models itself, while its pool starts on the files
+        job.check(models=config.run.engine != "local")
     out.mkdir(parents=True, exist_ok=True)
     for path in tio.remove_temporaries(out):  # what a killed run was writing
         log.info("removed the partial file %s", path)
@@ -134,7 +134,7 @@ def run(inputs: Sequence[str | os.PathLike[str]], out_dir: str | Path, config: C
     batches = _batches(todo, config.run.batch_size)
     with _progress_bar(len(refs), len(refs) - len(todo), progress) as bar:
         for records in distributor(job, batches, workers=config.run.workers,
-                                   scheduler=config.run.scheduler):
+                                   prefetch=config.run.prefetch, scheduler=config.run.scheduler):
             summary.processed += len(records)
             bar.update(len(records))
     table = merge_rows(out, refs)
@@ -152,8 +152,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"run.engine: expected 'local' or 'dask', got {run.engine!r}")
     if run.name_by not in ("", "caption"):
         raise ConfigError(f"run.name_by: expected '' or 'caption', got {run.name_by!r}")
-    if run.batch_size < 1 or run.workers < 0:
-        raise ConfigError("run.batch_size must be >= 1 and run.workers >= 0")
+    if run.batch_size < 1 or run.workers < 0 or run.prefetch < 1:
+        raise ConfigError("run.batch_size and run.prefetch must be >= 1 and run.workers >= 0")
     if run.caption and not run.classify:
         raise ConfigError("captions need the classifier (photos only): pass --no-caption too")
 
