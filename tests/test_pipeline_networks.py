@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from multiprocessing import AuthenticationError
 
@@ -64,3 +65,13 @@ def test_pool_processes_send_the_restorer_to_the_main_process(tmp_path):
         assert "tensorflow imported: False" in record.warnings
         written = np.asarray(Image.open(tmp_path / "out" / "enhanced" / record.path))
         assert np.array_equal(written, expected.pixels)
+
+
+def test_only_the_shared_tracing_warning_of_tensorflow_is_dropped(caplog):
+    import tounum.pipeline.networks  # noqa: F401  (installs the filter)
+
+    tf_log = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        tf_log.warning("5 out of the last 6 calls to <function f> triggered tf.function retracing. Tracing is ...")
+        tf_log.warning("something else went wrong")
+    assert [r.getMessage() for r in caplog.records] == ["something else went wrong"]

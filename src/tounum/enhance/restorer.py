@@ -129,8 +129,9 @@ def _tiled(rgb: np.ndarray, model, spec: RestorerSpec, batch_size: int | None) -
                     mode="reflect")
     out = np.zeros((padded.shape[0] - 2 * pad, padded.shape[1] - 2 * pad, 3), np.float32)
     boxes = [(y, x) for y in _tiles(out.shape[0], th) for x in _tiles(out.shape[1], tw)]
-    if batch_size is None:  # about 260,000 pixels (four 256-pixel tiles) per batch
-        batch_size = max(1, 4 * 256**2 // (th * tw))
+    if batch_size is None:  # about 260,000 pixels (four 256-pixel tiles) per batch, from the
+        # largest tile, not this image's: a batch of a shape seen before is not traced again
+        batch_size = max(1, 4 * 256**2 // tile**2)
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i:i + batch_size]
         batch = np.stack([padded[y:y + th + 2 * pad, x:x + tw + 2 * pad] for y, x in chunk])

@@ -22,6 +22,19 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def _not_shared_tracing(record: logging.LogRecord) -> bool:
+    """Drop TensorFlow's "N out of the last M calls ... triggered tf.function retracing" warning.
+
+    Every Keras model's predict step is the same Python function, so TensorFlow adds up the first
+    traces of the main process's models (backbones, decoder, restorer, descreener: one or two
+    each, for a new input shape) and warns of a retracing loop that is not there.
+    """
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_not_shared_tracing)
+
+
 class NetworkServer:
     """Serves ``restore_with`` calls from pool processes, one thread per connected process.
 
