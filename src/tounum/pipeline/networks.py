@@ -1,8 +1,9 @@
 """The enhancement's networks run in the process that already holds TensorFlow, for the pool.
 
 The restorer and the descreener are Keras networks; a pool process that ran them itself would
-first import TensorFlow, about 7 s of CPU per process, more than every learned pass of a day's
-batch costs. So the local distributor's pool processes send each network call
+first import TensorFlow, about 7 s of CPU per process (on the 48 scans of
+benchmarks/pipeline_throughput.py, more than all their learned passes together). So the local
+distributor's pool processes send each network call
 (:func:`tounum.enhance.restorer.restore_with`, the same arguments) to a `NetworkServer` in the
 main process, which runs it there and sends the pixels back; the enhancement policy does not
 know the difference, and its results are the same.
