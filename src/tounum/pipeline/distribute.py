@@ -78,6 +78,7 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0, p
             yield job(batch)
         return
     with _Pool(job, workers) as pool:
+        pending = iter(batches)
         prepared: deque[tuple[Sequence[FileRef], list[Future[Record]]]] = deque()
         written: deque[tuple[list[Record], list[Future[Record]]]] = deque()
 
@@ -100,7 +101,6 @@ def local(job: Job, batches: Iterable[Sequence[FileRef]], *, workers: int = 0, p
             for batch in itertools.islice(pending, count):
                 prepared.append((batch, [pool.submit(_prepare, ref) for ref in batch]))
 
-        pending = iter(batches)
         submit(prefetch + 1)
         if prepared:
             job.check()  # loads the models while the pool works on the first batches
