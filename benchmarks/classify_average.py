@@ -28,7 +28,7 @@ from tounum.classify.classifier import PHOTO, load_classifier
 from tounum.classify.data import CLASSES, scan_tree
 from tounum.classify.evaluate import predict_table
 from tounum.classify.train import extract, train_files
-from tounum.config import ClassifyConfig, cache_dir
+from tounum.config import cache_dir
 from shared_data import SHARED_DATA
 
 CONDITIONS = ("clean", *DEGRADATIONS)
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     clfs = [load_classifier(m) for m in args.models]
     names = [Path(m).name for m in args.models] + ["mean"]
-    config = ClassifyConfig(**clfs[0].info["config"])
+    config = clfs[0].training_config()
 
     # the held-out part of train, every view, each member on its own backbone and descriptors
     held_views = []

@@ -3,7 +3,9 @@
 Degradations (``tounum.classify.augment.DEGRADATIONS``): Gaussian noise sigma 15, Gaussian blur
 sigma 1.5, JPEG quality 30, greyscale, halftone screening; applied to each dev image at its own
 resolution before the backbone. Target: each loses at most 1 point of photo-vs-rest accuracy and of
-five-class macro-F1. Prints a Markdown table, and JSON with ``--json-out``. ``--held-out DATA_DIR``
+five-class macro-F1. One more row, not among the issue's conditions: ``aged``, an old photographic
+print (``tounum.classify.augment.aged_print`` with its defaults: sepia, 25% of the contrast faded,
+grain, darkened corners), as heritage collections hold them. Prints a Markdown table, and JSON with ``--json-out``. ``--held-out DATA_DIR``
 scores the held-out part of DATA_DIR's train instead, as the model's training run split it (its
 ``config``), which decides between models where dev must not. ``--enhance`` puts each image, after
 its degradation, through the pipeline's cleaning first (``tounum.enhance.enhance``, default
@@ -36,7 +38,7 @@ from tounum.classify.classifier import Classifier, load_classifier
 from tounum.classify.data import read_images, scan_tree
 from tounum.classify.evaluate import predict_table, report
 from tounum.classify.train import train_files
-from tounum.config import ClassifyConfig, cache_dir
+from tounum.config import cache_dir
 from tounum.enhance import enhance
 from tounum.pipeline.job import classifier_views
 from shared_data import SHARED_DATA
@@ -78,7 +80,7 @@ def main() -> None:
     clf = load_classifier(args.model)
     backbone = clf.backbone()
     if args.held_out:
-        paths, labels, mask = train_files(args.held_out, ClassifyConfig(**clf.info["config"]), backbone)
+        paths, labels, mask = train_files(args.held_out, clf.training_config(), backbone)
         images = pd.DataFrame({"path": paths, "label": labels})[mask].reset_index(drop=True)
     else:
         images = scan_tree(args.data, include_unknown=True).table

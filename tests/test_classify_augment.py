@@ -93,3 +93,31 @@ def test_scan_view_chances_of_grey_and_screen(image):
     screened = np.mean([spread(augment.scan_view(flat, seed=s, screen=1.0)) for s in range(12)])
     plain = np.mean([spread(augment.scan_view(flat, seed=s, screen=0.0)) for s in range(12)])
     assert screened > 3 * plain  # dots on a flat grey, where noise alone leaves it nearly flat
+
+
+def test_aged_print_is_toned_faded_and_darker_in_the_corners():
+    white = np.full((64, 64, 3), 255, np.uint8)
+    r, g, b = augment.aged_print(white, tone=1.0, fade=0.0, grain=0.0, vignette=0.0)[0, 0].astype(int)
+    assert r > g > b  # sepia
+    neutral = augment.aged_print(white, tone=0.0, fade=0.0, grain=0.0, vignette=0.0)
+    assert (neutral == 255).all()
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::2] = 255
+    faded = augment.aged_print(stripes, tone=0.0, fade=0.3, grain=0.0, vignette=0.0)
+    assert faded.min() > 20 and faded.max() < 235  # blacks lifted, whites dulled
+    corners = augment.aged_print(white, tone=0.0, fade=0.0, grain=0.0, vignette=0.5)
+    assert corners[0, 0, 0] < corners[32, 32, 0] - 60
+    size = augment.INPUT_SIZE
+    grainy = augment.aged_print(np.full((size, size, 3), 128, np.uint8), tone=0.0, fade=0.0, grain=10.0,
+                                vignette=0.0, seed=3)
+    assert 1.0 < grainy.astype(float).std() < 6.0  # grain, softened by its blur
+
+
+
+def test_scan_view_old_prints_are_toned_monochrome():
+    colour = np.zeros((48, 48, 3), np.uint8)
+    colour[..., 2] = 220  # pure blue: an old print turns it into a warm or neutral grey
+    toned = [augment.scan_view(colour, seed=s, grey=0.0, screen=0.0, aged=1.0) for s in range(8)]
+    plain = [augment.scan_view(colour, seed=s, grey=0.0, screen=0.0, aged=0.0) for s in range(8)]
+    assert all(v[..., 0].mean() >= v[..., 2].mean() for v in toned)
+    assert all(v[..., 2].mean() > v[..., 0].mean() + 50 for v in plain)

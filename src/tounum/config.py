@@ -100,6 +100,7 @@ class ClassifyConfig:
     augmented_views: int = 5  # "as scanned" views per train image, besides the clean one (3 until 30 Nov 2026)
     grey_views: float = 0.3  # chance that a view is greyscale
     halftone_views: float = 0.25  # chance that a view is halftone-screened
+    aged_views: float = 0.15  # chance that a view is an old print (sepia, faded, grainy; 0 until 30 Nov 2026)
     synthetic_text: int = 300  # rendered book/letter pages added to the text class of train
     extra_photos: str = ""  # folder of more photographs (any subject) for the photo class of train
     extra_photos_max: int = 1300  # a seeded sample of at most this many of them

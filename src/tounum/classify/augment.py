@@ -53,6 +53,46 @@ def paper_tint(pixels: np.ndarray, strength: float = 0.6) -> np.ndarray:
     return _to_uint8(pixels * tint)
 
 
+def aged_print(pixels: np.ndarray, tone: float = 1.0, fade: float = 0.25, grain: float = 10.0,
+               vignette: float = 0.5, seed: Seed = 0) -> np.ndarray:
+    """An old photographic print: toned monochrome, faded contrast, film grain, darkened corners.
+
+    Heritage collections are full of such prints; a photograph that only ever looked like a modern
+    colour picture in training is taken for a painting once it is sepia and faded.
+
+    Parameters
+    ----------
+    pixels : (H, W, 3) uint8
+    tone : float
+        0: neutral grey, 1: sepia (browns; highlights cream).
+    fade : float
+        Share of contrast lost towards mid-grey (0: none).
+    grain : float
+        Standard deviation of the grain (grey levels), blurred to the size a grain has at the
+        backbone's input (:data:`INPUT_SIZE`), whatever the image size.
+    vignette : float
+        Darkening in the corners (0: none).
+    seed : int or numpy Generator
+
+    Example
+    -------
+    >>> aged_print(np.full((8, 8, 3), 255, np.uint8), fade=0.0, grain=0.0, vignette=0.0)[0, 0].tolist()
+    [255, 242, 191]
+    """
+    rng = _rng(seed)
+    h, w = pixels.shape[:2]
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = (1.0 - fade) * grey + fade * 120.0
+    if grain:
+        noise = rng.normal(0.0, grain, (h, w)).astype(np.float32)
+        grey += cv2.GaussianBlur(noise, (0, 0), 0.7 * max(h, w) / INPUT_SIZE)
+    if vignette:
+        yy, xx = np.mgrid[-1:1:h * 1j, -1:1:w * 1j]
+        grey *= (1.0 - vignette * (xx ** 2 + yy ** 2) / 2.0).astype(np.float32)
+    colour = 1.0 + tone * (np.array([1.07, 0.95, 0.75], np.float32) - 1.0)
+    return _to_uint8(grey[..., None] * colour)
+
+
 def random_halftone(pixels: np.ndarray, seed: Seed = None) -> np.ndarray:
     """:func:`halftone` at a random angle and a period of 2.5-6 pixels at the backbone's input.
 
@@ -132,11 +172,11 @@ def add_border(pixels: np.ndarray, width: float = 0.08, colour: tuple[int, int, 
 
 
 def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = None, *, grey: float = 0.3,
-              screen: float = 0.25) -> np.ndarray:
+              screen: float = 0.25, aged: float = 0.0) -> np.ndarray:
     """A random "as scanned" version of an image: a few of the operations above, in scan order.
 
     Geometry first (crop, border, quarter turn), then the paper (tint, bleed-through, greyscale,
-    halftone), then the scanner (blur, noise, JPEG). Each step is drawn independently, so some views
+    old print, halftone), then the scanner (blur, noise, JPEG). Each step is drawn independently, so some views
     stay nearly clean.
 
     Parameters
@@ -145,8 +185,9 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
     seed : int or numpy Generator
     other : (h, w, 3) uint8, optional
         Another image to show through as bleed-through.
-    grey, screen : float
-        Chance of the greyscale and of the halftone step.
+    grey, screen, aged : float
+        Chance of the greyscale, of the halftone and of the old-print (:func:`aged_print`) step;
+        ``aged`` 0 draws nothing, so the views stay those drawn before the step existed.
 
     Example
     -------
@@ -169,6 +210,9 @@ def scan_view(pixels: np.ndarray, seed: Seed = None, other: np.ndarray | None = 
         out = bleed_through(out, other, rng.uniform(0.05, 0.25))
     if rng.random() < grey:
         out = greyscale(out)
+    if aged and rng.random() < aged:
+        out = aged_print(out, rng.uniform(0.0, 1.0), rng.uniform(0.0, 0.35), rng.uniform(0.0, 12.0),
+                         rng.uniform(0.0, 0.6), rng)
     if rng.random() < screen:
         out = random_halftone(out, rng)
     if rng.random() < 0.3:
@@ -186,5 +230,6 @@ DEGRADATIONS = {
     "jpeg30": lambda p: jpeg_compress(p, 30),
     "grey": greyscale,
     "halftone": halftone,
+    "aged": aged_print,
 }
 """The fixed degradations of the robustness table (issue 5), by name."""

@@ -23,6 +23,10 @@ from tounum.classify.data import CLASSES
 from tounum.classify.features import descriptor, prepare
 from tounum.classify.model import LinearStack
 from tounum.classify.topblocks import TopStack
+from tounum.config import ClassifyConfig
+
+# ClassifyConfig settings added after models were first saved, at the value that applied before them
+BEFORE_SETTING = {"aged_views": 0.0}
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
 PHOTO = CLASSES.index("photo")
@@ -52,6 +56,13 @@ class Classifier:
         self.info = info
         self.inputs = tuple(info.get("inputs", ("pooled",)))  # models saved before style: pooled only
         self.descreen: dict[str, float] | None = info.get("descreen")  # models saved before it: none
+
+    def training_config(self) -> ClassifyConfig:
+        """The configuration this classifier was trained with (it decides the training run's split).
+
+        Settings added since a model was saved take the value that applied when it was trained.
+        """
+        return ClassifyConfig(**{**BEFORE_SETTING, **self.info["config"]})
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Classifier:

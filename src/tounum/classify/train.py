@@ -129,9 +129,10 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     cache = Path(cache) if cache else cache_dir() / "classify"
     descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
         if config.descreen else None
-    defaults = ClassifyConfig()  # default chances: None, so the caches of earlier runs keep their keys
-    scan = {"grey": config.grey_views, "screen": config.halftone_views} \
-        if (config.grey_views, config.halftone_views) != (defaults.grey_views, defaults.halftone_views) else None
+    # the chances that the first views were drawn with give None, so the caches of earlier runs keep their keys
+    scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
+    if (config.grey_views, config.halftone_views, config.aged_views) == (0.3, 0.25, 0.0):
+        scan = None
     if not getattr(backbone, "style_size", 0):
         inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
@@ -175,7 +176,7 @@ def train_files(data_dir: str | Path, config: ClassifyConfig | None = None, back
 
     Example
     -------
-    >>> paths, labels, held = train_files("../shared/data/doctype", ClassifyConfig(**clf.info["config"]))  # doctest: +SKIP
+    >>> paths, labels, held = train_files("../shared/data/doctype", clf.training_config())  # doctest: +SKIP
     """
     data = extract(data_dir, config, backbone)
     return data.train.paths, [CLASSES[i] for i in data.train.y], data.held
@@ -304,6 +305,7 @@ def fit(data: FeatureData, config: ClassifyConfig | None = None, backbone_info: 
         "threshold_chosen_on": "dev" if data.dev is not None else "train hold-out",
         "n_train_images": int((~data.held).sum()), "n_holdout_images": int(data.held.sum()),
         "views_per_image": int(data.train.pooled.shape[0]), "n_features": int(data.train.pooled.shape[-1]),
+        "view_chances": {"grey": config.grey_views, "aged": config.aged_views, "halftone": config.halftone_views},
         "history": history,
         "fit_seconds": round(time.perf_counter() - t0, 1),
         "held_out": calibration(clf, xv, yv),
@@ -471,7 +473,8 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" {result['n_holdout_images']} held out for early stopping and temperature), each image as"
         f" {result['views_per_image']} views: the clean image and {result['views_per_image'] - 1}"
         " random \"as scanned\" versions (crops, borders, quarter turns, yellowed paper, bleed-through,"
-        " greyscale, halftone, blur, noise, JPEG).",
+        " greyscale, old photographic prints, halftone, blur, noise, JPEG; chances of greyscale, old print"
+        f" and halftone: {result.get('view_chances', 'not recorded')}).",
         f"- Counts per class (train, hold-out included): {result['data']['train_counts']}"
         + (f", of which {result['data']['synthetic_text_pages']} text images are rendered book/letter pages"
            " (`tounum.classify.synthetic`)" if result['data'].get('synthetic_text_pages') else "")
