@@ -154,14 +154,14 @@ print(inspect.getsource(train_head))
 # dropout (features randomly zeroed during training), weight decay (an L2 penalty on the weights),
 # early stopping (training stops when the loss on a held-out part of train stops improving, and the
 # best epoch's weights are kept), and augmentation (each training image is also seen as several
-# "as scanned" versions: JPEG, noise, blur, greyscale, yellowed paper, halftone, bleed-through,
-# quarter turns, crops and borders); the text class, whose training images are only receipts and
+# "as scanned" versions: JPEG, noise, blur, greyscale, yellowed paper, old photographic prints,
+# halftone, bleed-through, quarter turns, crops and borders); the text class, whose training images are only receipts and
 # forms, is widened with rendered book and letter pages (`synthetic_text` of them). The settings of
 # the shipped configuration:
 
 # %%
 print({k: getattr(config, k) for k in ("dropout", "weight_decay", "learning_rate", "batch_size", "epochs",
-                                        "patience", "augmented_views", "synthetic_text", "holdout",
+                                        "patience", "augmented_views", "aged_views", "synthetic_text", "holdout",
                                         "min_photo_recall")})
 
 # %% [markdown]

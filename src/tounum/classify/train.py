@@ -473,8 +473,9 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" {result['n_holdout_images']} held out for early stopping and temperature), each image as"
         f" {result['views_per_image']} views: the clean image and {result['views_per_image'] - 1}"
         " random \"as scanned\" versions (crops, borders, quarter turns, yellowed paper, bleed-through,"
-        " greyscale, old photographic prints, halftone, blur, noise, JPEG; chances of greyscale, old print"
-        f" and halftone: {result.get('view_chances', 'not recorded')}).",
+        " greyscale, old photographic prints, halftone, blur, noise, JPEG"
+        + ("; greyscale in {grey:.0%}, old prints in {aged:.0%}, halftone in {halftone:.0%} of them"
+           .format(**result["view_chances"]) if "view_chances" in result else "") + ").",
         f"- Counts per class (train, hold-out included): {result['data']['train_counts']}"
         + (f", of which {result['data']['synthetic_text_pages']} text images are rendered book/letter pages"
            " (`tounum.classify.synthetic`)" if result['data'].get('synthetic_text_pages') else "")
