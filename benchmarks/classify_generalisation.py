@@ -8,7 +8,11 @@ photos here is refused, so these figures are no longer wholly independent of the
   restoration benchmarks' CBSD68 (68 colour photographs, 481x321) and Set12 (12 grey ones):
   every one should be ``is_photo``. (Flickr8k is not used here: the shipped model's photo class
   includes a sample of its images.) CBSD68 and Set12 were added on 30 Nov 2026, when they also
-  helped choose between the Lite0 and Lite2 backbones.
+  helped choose between the Lite0 and Lite2 backbones. Each source again as old photographic
+  prints (``<source>_aged``: ``tounum.classify.augment.aged_print`` with its defaults, the
+  robustness table's ``aged``; added on 30 Nov 2026): still photographs.
+- blank pages (generated: white to cream or grey paper, scanner noise, uneven light, some on a dark
+  scanner bed), which the sealed test's other material may hold: none should be ``is_photo``.
 - the pipeline demo's scans (``tounum.pipeline.demo.make_scans``): photos of scikit-image, typed
   pages and a real scanned page fragment, charts, flow diagrams, line drawings: photo-vs-rest.
 
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tounum.classify.augment import aged_print
 from tounum.classify.classifier import load_classifier
 from tounum.classify.data import read_images
 from tounum.pipeline.demo import make_scans
@@ -35,6 +40,22 @@ from shared_data import SHARED_DATA
 def summary(pred, n: int) -> dict:
     return {"n": n, "called_photo": round(float(np.mean(pred.is_photo)), 4),
             "doc_type": dict(Counter(pred.doc_type).most_common())}
+
+
+def blank_pages(n: int = 12, seed: int = 0) -> list[np.ndarray]:
+    """Empty pages as scanned: white to cream or grey paper, scanner noise, an uneven light, a dark bed."""
+    rng = np.random.default_rng(seed)
+    pages = []
+    for i in range(n):
+        h, w = int(rng.integers(900, 1300)), int(rng.integers(650, 950))
+        paper = np.array([255, 255, 255]) - rng.integers(0, 40) * np.array([1, 1, 1]) \
+            - rng.integers(0, 30) * np.array([0, 1, 2])
+        light = 1.0 - rng.uniform(0, 0.12) * np.linspace(0, 1, h)[:, None, None]
+        page = paper * light + rng.normal(0, rng.uniform(0, 8), (h, w, 3))
+        if i % 3 == 2:  # scanned on a dark bed
+            page = np.pad(page, ((40, 40), (40, 40), (0, 0)), constant_values=int(rng.integers(0, 60)))
+        pages.append(np.clip(page, 0, 255).astype(np.uint8))
+    return pages
 
 
 def main() -> None:
@@ -52,6 +73,10 @@ def main() -> None:
     for name, paths in sources.items():
         images = read_images([str(p) for p in paths])[0]
         result[name] = summary(clf.classify_images(images), len(images))
+        aged = [aged_print(im, seed=i) for i, im in enumerate(images)]
+        result[name + "_aged"] = summary(clf.classify_images(aged), len(aged))
+    pages = blank_pages()
+    result["blank_pages"] = summary(clf.classify_images(pages), len(pages))
     scans = list(make_scans(long_side=640))
     pred = clf.classify_images([pixels for _, pixels in scans])
     result["demo_scans"] = {relpath: {"doc_type": d, "is_photo": bool(p)}
