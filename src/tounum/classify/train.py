@@ -142,7 +142,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         if table.empty:
             raise ValueError(f"{folder}: no images in class folders ({', '.join(CLASSES)})")
         feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache,
-                             inputs=inputs, descreen=descreen, scan=scan)
+                             inputs=inputs, descreen=descreen, scan=scan if views else None)
         ok = feats.ok
         y = np.array([CLASSES.index(c) for c in table["label"]])
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
@@ -464,6 +464,7 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
                    f" `{result['backbone'].get('name', '')}` (computed in {precision}; the head is trained on"
                    f" such features, so the backbone runs so at inference too): {inputs}."
                    f" {result['kept'].replace('_', ' ').capitalize()} kept (see the comparison below)")
+    chances = result.get("view_chances", {})  # not recorded before 30 Nov 2026 (no old prints then)
     lines = [
         "# Document-type classifier (photo, painting, sketch, schematic, text)", "",
         f"{summary}, temperature-scaled probabilities and a recall-first photo"
@@ -473,9 +474,9 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
         f" {result['n_holdout_images']} held out for early stopping and temperature), each image as"
         f" {result['views_per_image']} views: the clean image and {result['views_per_image'] - 1}"
         " random \"as scanned\" versions (crops, borders, quarter turns, yellowed paper, bleed-through,"
-        " greyscale, old photographic prints, halftone, blur, noise, JPEG"
+        f" greyscale, {'old photographic prints, ' if chances.get('aged') else ''}halftone, blur, noise, JPEG"
         + ("; greyscale in {grey:.0%}, old prints in {aged:.0%}, halftone in {halftone:.0%} of them"
-           .format(**result["view_chances"]) if "view_chances" in result else "") + ").",
+           .format(**chances) if chances else "") + ").",
         f"- Counts per class (train, hold-out included): {result['data']['train_counts']}"
         + (f", of which {result['data']['synthetic_text_pages']} text images are rendered book/letter pages"
            " (`tounum.classify.synthetic`)" if result['data'].get('synthetic_text_pages') else "")
