@@ -1,5 +1,7 @@
 """Head, calibration, threshold and the training flow on random features (no backbone, no images)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -107,6 +109,15 @@ def test_fit_compares_heads_calibrates_and_round_trips(tmp_path):
     assert all(d in CLASSES for d in a.doc_type)
     assert (np.array(a.doc_type) == np.array(CLASSES)[a.probs.argmax(1)]).all()
     assert (a.is_photo == (a.probs[:, 0] >= clf.photo_threshold)).all()
+    assert again.training_config().aged_views == ClassifyConfig().aged_views  # saved with the model
+
+
+def test_a_model_saved_before_a_setting_existed_reports_the_value_it_was_trained_with():
+    saved = dataclasses.asdict(ClassifyConfig(holdout=0.2))
+    old = {k: v for k, v in saved.items() if k != "aged_views"}  # a config.json from before 30 Nov 2026
+    assert Classifier(None, 1.0, 0.5, {"config": old}).training_config().aged_views == 0.0
+    now = Classifier(None, 1.0, 0.5, {"config": saved}).training_config()
+    assert now.aged_views == ClassifyConfig().aged_views and now.holdout == 0.2
 
 
 def test_loading_a_folder_without_a_model_names_it(tmp_path):
