@@ -6,7 +6,7 @@ from PIL import Image
 
 from tounum.backbone import Features
 from tounum.classify import Classifier
-from tounum.classify.features import descriptor, image_views, pooled_views
+from tounum.classify.features import FIRST_VIEW_CHANCES, _key, descriptor, image_views, pooled_views
 from tounum.classify.model import train_logistic
 
 
@@ -141,3 +141,12 @@ def test_a_cleaned_image_is_also_read_as_scanned_and_the_class_scores_averaged()
     assert np.abs(both.probs[1] - alone.probs[1]).max() > 0.01
     assert clf.as_scanned(features, [None, None], backbone) is None
     np.testing.assert_allclose(clf.classify_images(cleaned, backbone, scanned).probs, both.probs, rtol=1e-5)
+
+
+def test_scan_chances_join_the_cache_key_only_where_they_change_the_views():
+    plain = _key(["a.jpg"], "v", 5, 0, None)
+    assert _key(["a.jpg"], "v", 5, 0, None, scan=FIRST_VIEW_CHANCES) == plain  # caches of earlier runs
+    assert _key(["a.jpg"], "v", 5, 0, None, scan={"grey": 0.3, "screen": 0.25}) == plain
+    assert _key(["a.jpg"], "v", 5, 0, None, scan={**FIRST_VIEW_CHANCES, "aged": 0.15}) != plain
+    no_views = _key(["a.jpg"], "v", 0, 0, None)
+    assert _key(["a.jpg"], "v", 0, 0, None, scan={**FIRST_VIEW_CHANCES, "aged": 0.15}) == no_views

@@ -20,13 +20,13 @@ import numpy as np
 
 from tounum.classify.calibrate import calibrated_probs
 from tounum.classify.data import CLASSES
-from tounum.classify.features import descriptor, prepare
+from tounum.classify.features import FIRST_VIEW_CHANCES, descriptor, prepare
 from tounum.classify.model import LinearStack
 from tounum.classify.topblocks import TopStack
 from tounum.config import ClassifyConfig
 
 # ClassifyConfig settings added after models were first saved, at the value that applied before them
-BEFORE_SETTING = {"aged_views": 0.0}
+BEFORE_SETTING = {"aged_views": FIRST_VIEW_CHANCES["aged"]}
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
 PHOTO = CLASSES.index("photo")

@@ -33,6 +33,9 @@ from tounum.enhance.descreen import descreen as descreen_image
 log = logging.getLogger(__name__)
 
 AUGMENT_VERSION = 3  # bump when scan_view or a degradation changes: the cached views are stale
+# the scan view's chances (tounum.classify.augment.scan_view) that the first cached views were drawn
+# with: their cache keys name no chances
+FIRST_VIEW_CHANCES = {"grey": 0.3, "screen": 0.25, "aged": 0.0}
 INPUTS = ("pooled", "style", "top")  # the fields of tounum.backbone.Features a descriptor may use
 
 
@@ -105,7 +108,7 @@ def _key(paths: Sequence[str], backbone_version: str, n_augmented: int, seed: in
     # optional settings join the key only when set, so that the caches made before them stay valid
     if descreen is not None:
         settings.append(["input view", dict(sorted(descreen.items()))])
-    if scan:
+    if n_augmented and scan and {**FIRST_VIEW_CHANCES, **scan} != FIRST_VIEW_CHANCES:
         settings.append(["scan", dict(sorted(scan.items()))])
     h = hashlib.sha256(json.dumps(settings).encode())
     for p in paths:
@@ -132,7 +135,7 @@ def image_views(images: list[np.ndarray], indices: Sequence[int], n_augmented: i
     degrade : str, optional
         A name of :data:`tounum.classify.augment.DEGRADATIONS`, applied to every view.
     scan : mapping, optional
-        Keyword arguments of :func:`tounum.classify.augment.scan_view` (``grey``, ``screen``).
+        Keyword arguments of :func:`tounum.classify.augment.scan_view` (``grey``, ``screen``, ``aged``).
 
     Returns
     -------
@@ -186,7 +189,8 @@ def pooled_views(paths: Sequence[str], backbone, *, n_augmented: int = 0, seed: 
         Descreening (:func:`prepare`) of view 0, the image as read (after ``degrade``), before the
         backbone; the augmented views are left as they are.
     scan : mapping, optional
-        Chances of the scan view's steps other than the defaults (:func:`image_views`).
+        Chances of the scan view's steps (:func:`image_views`); they join the cache key only where
+        views are drawn and the chances differ from :data:`FIRST_VIEW_CHANCES`.
 
     Returns
     -------

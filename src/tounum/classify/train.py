@@ -129,10 +129,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     cache = Path(cache) if cache else cache_dir() / "classify"
     descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
         if config.descreen else None
-    # the chances that the first views were drawn with give None, so the caches of earlier runs keep their keys
     scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
-    if (config.grey_views, config.halftone_views, config.aged_views) == (0.3, 0.25, 0.0):
-        scan = None
     if not getattr(backbone, "style_size", 0):
         inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
@@ -142,7 +139,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
         if table.empty:
             raise ValueError(f"{folder}: no images in class folders ({', '.join(CLASSES)})")
         feats = pooled_views(table["path"], backbone, n_augmented=views, seed=config.seed, cache=cache,
-                             inputs=inputs, descreen=descreen, scan=scan if views else None)
+                             inputs=inputs, descreen=descreen, scan=scan)
         ok = feats.ok
         y = np.array([CLASSES.index(c) for c in table["label"]])
         return Split(feats.pooled[:, ok], y[ok], [p for p, k in zip(table["path"], ok) if k])
