@@ -2,8 +2,10 @@
 
 The last lever the issue names ("optionally fine-tuning the top blocks if it pays") for the Lite2
 model, and the one earlier notes said needed a GPU: on the 2-core CPU an epoch of the whole
-network over the 2966 fit images takes 2-3 minutes (benchmarks/README.md). The network (batch norms folded, as at inference; ``pooled -> dropout 0.3 -> dense 5``,
-the dense layer started from a logistic regression on the pretrained pooled vectors) trains on the
+network over the 2966 fit images takes 2-3 minutes (benchmarks/README.md). The network (batch
+norms folded, as at inference; ``pooled -> dropout 0.3 -> dense 5``, the dense layer started from a logistic regression on the pretrained pooled vectors; with
+``--with-style``, a head on the pooled vector and the style statistics started from the shipped
+head itself, so that the network starts as the shipped classifier) trains on the
 shipped model's training images, split and class-balanced as it was, each epoch on a fresh scan
 view of every image (``scan_view`` with the shipped chances; the clean, descreened image one time
 in six). Adam at ``--lr``; after every epoch the network's own head is scored on the held-out part
@@ -16,6 +18,8 @@ the held-out images, clean and under each degradation of the robustness table (s
 
     nohup nice -n 5 .venv/bin/python benchmarks/classify_finetune_backbone.py --lr 1e-5 \\
         --json-out /tmp/cls-ftb.json > /tmp/cls-ftb.log 2>&1 &
+    nohup nice -n 5 .venv/bin/python benchmarks/classify_finetune_backbone.py --lr 1e-5 --with-style \\
+        --patience 4 --work /tmp/cls-ftb-style --json-out /tmp/cls-ftb-style.json > /tmp/cls-ftb-style.log 2>&1 &
 
 TensorFlow on CPU is not bit-reproducible: a rerun gives a slightly different network.
 """
@@ -23,6 +27,7 @@ TensorFlow on CPU is not bit-reproducible: a rerun gives a slightly different ne
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import queue
@@ -30,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from tounum.backbone import Backbone
@@ -41,7 +47,7 @@ from tounum.classify.calibrate import nll
 from tounum.classify.classifier import DEFAULT_MODEL_DIR, Classifier, load_metrics
 from tounum.classify.data import CLASSES, read_images, scan_tree
 from tounum.classify.features import descriptor, image_views, prepare
-from tounum.classify.model import class_weights, train_logistic
+from tounum.classify.model import LinearStack, class_weights, train_logistic
 from tounum.classify.train import extract, fit, split_dirs, train_files, training_backbone
 from shared_data import SHARED_DATA
 
@@ -50,13 +56,30 @@ CONDITIONS = ("clean", *DEGRADATIONS)
 START_C = 0.01  # the shipped head's C: the dense layer's start on the pretrained pooled vectors
 
 
-def build_network(variant: str, dropout: float = 0.3):
-    """``(trainable, base)``: the pretrained network (float32, batch norms folded) with the doctype head."""
-    import keras
+def build_network(variant: str, start: LinearStack | None = None, dropout: float = 0.3):
+    """``(trainable, base)``: the pretrained network (float32, batch norms folded) with the doctype head.
 
+    Without ``start`` the head reads the pooled vector (its dense layer is set by the caller); with
+    it, the pooled vector and the style statistics, standardised and weighted as ``start`` does
+    (the shipped head), so that before training the network is the shipped classifier.
+    """
     base = load_efficientnet_lite(variant=variant, precision="float32")
-    x = keras.layers.Dropout(dropout, name="dropout")(base.outputs[1])
-    logits = keras.layers.Dense(len(CLASSES), name="doctype")(x)
+    x = base.outputs[1]
+    if start is not None:
+        # the backbone's style statistics (tounum.backbone.features.with_style_output), with a standard
+        # deviation whose gradient stays finite on a channel that is constant over the image
+        stats = []
+        for name in STYLE_LAYERS[variant]:
+            activation = base.get_layer(name).output
+            stats += [keras.ops.mean(activation, axis=(1, 2)),
+                      keras.ops.sqrt(keras.ops.var(activation, axis=(1, 2)) + 1e-12)]
+        x = keras.layers.Concatenate(name="descriptor")([x, *stats])
+        x = keras.layers.Normalization(mean=start.mean, variance=start.scale ** 2, name="standardise")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    dense = keras.layers.Dense(len(CLASSES), name="doctype")
+    logits = dense(x)
+    if start is not None:
+        dense.set_weights([start.weights[0], start.biases[0]])
     return keras.Model(base.inputs, [logits, base.outputs[1]], name="doctype_finetune"), base
 
 
@@ -71,8 +94,6 @@ def finetune(net, backbone: Backbone, images: list[np.ndarray], y: np.ndarray, f
              held_views: list[np.ndarray], held_y: np.ndarray, clf: Classifier, lr: float, epochs: int,
              patience: int, batch: int, weights_file: Path) -> list[dict]:
     """Train ``net`` on a fresh scan view of every fit image per epoch; keep the best held-out NLL."""
-    import keras
-
     config = clf.training_config()
     scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
     weights = class_weights(y[fit_idx])
@@ -99,6 +120,7 @@ def finetune(net, backbone: Backbone, images: list[np.ndarray], y: np.ndarray, f
 
     accuracy, loss = held_nll()
     history = [{"epoch": 0, "held_accuracy": accuracy, "held_nll": loss}]
+    log.info("epoch %s", history[-1])
     best = (loss, 0)
     train_net.save_weights(weights_file)
     for epoch in range(1, epochs + 1):
@@ -123,8 +145,6 @@ def finetune(net, backbone: Backbone, images: list[np.ndarray], y: np.ndarray, f
 
 def finetuned_backbone(base, pretrained: Backbone, tag: str) -> Backbone:
     """A bfloat16 feature backbone (pooled, grid, style) with ``base``'s fine-tuned weights."""
-    import keras
-
     model = load_efficientnet_lite(variant=pretrained.name, precision=pretrained.precision)
     trained = {layer.name: layer for layer in base.layers if layer.weights}
     for layer in model.layers:
@@ -157,6 +177,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6, help="at most this many epochs")
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--with-style", action="store_true",
+                        help="the head reads the pooled vector and the style statistics, started from the shipped head")
+    parser.add_argument("--weights", help="skip the fine-tuning: the network's weights saved by an earlier run")
     parser.add_argument("--work", default="/tmp/cls-ftb", help="folder for the weights and the classifier")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
@@ -180,15 +203,22 @@ def main() -> None:
         held_views += prepare(views[0], shipped.descreen) + [v[0] for v in views[1:]]
         held_y += [y[j]] * len(views)
 
-    net, base = build_network(pretrained.name)
-    _, pooled = network_outputs(net, pretrained, prepare([images[j] for j in fit_idx], shipped.descreen))
-    start = train_logistic(pooled, y[fit_idx], c=START_C, balanced=True)
-    net.get_layer("doctype").set_weights([start.weights[0] / start.scale[:, None],  # standardisation folded in
-                                          start.biases[0] - (start.mean / start.scale) @ start.weights[0]])
-    history = finetune(net, pretrained, images, y, fit_idx, held_views, np.array(held_y), shipped, args.lr,
-                       args.epochs, args.patience, args.batch, work / "finetuned.weights.h5")
+    net, base = build_network(pretrained.name, shipped.head if args.with_style else None)
+    weights_file = Path(args.weights) if args.weights else work / "finetuned.weights.h5"
+    if args.weights:
+        keras.Model(net.inputs, net.outputs[0]).load_weights(weights_file)
+        history = []
+    else:
+        if not args.with_style:
+            _, pooled = network_outputs(net, pretrained, prepare([images[j] for j in fit_idx], shipped.descreen))
+            start = train_logistic(pooled, y[fit_idx], c=START_C, balanced=True)
+            net.get_layer("doctype").set_weights([start.weights[0] / start.scale[:, None],  # standardisation folded in
+                                                  start.biases[0] - (start.mean / start.scale) @ start.weights[0]])
+        history = finetune(net, pretrained, images, y, fit_idx, held_views, np.array(held_y), shipped, args.lr,
+                           args.epochs, args.patience, args.batch, weights_file)
 
-    tuned = finetuned_backbone(base, pretrained, f"lr{args.lr:g}")
+    # the weights' digest names the features, so that no cached feature of another network is read
+    tuned = finetuned_backbone(base, pretrained, hashlib.sha256(weights_file.read_bytes()).hexdigest()[:12])
     clf, result = fit(extract(args.data, config, tuned, cache=work / "features"), config, tuned.record)
     clf.save(work / "classifier")
     dev_table = scan_tree(split_dirs(args.data)[1]).labelled

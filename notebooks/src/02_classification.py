@@ -100,9 +100,11 @@ show(fig)
 # ## The network
 #
 # The backbone is frozen: its weights were learned on the ImageNet photographs and are not changed
-# here. Fine-tuning it, the whole network or its top layers, was measured on this CPU
-# (`benchmarks/classify_finetune_backbone.py`, `benchmarks/classify_finetune.py`) and did not beat
-# the frozen backbone on the held-out part of train, which decides. Each image is resized (aspect kept, padded) to 260x260, passed through it (in bfloat16,
+# here. Fine-tuning it was measured on this CPU: the top layers (`benchmarks/classify_finetune.py`)
+# did not beat the frozen backbone on the held-out part of train, which decides; the whole network,
+# trained with the head that reads the style statistics (`benchmarks/classify_finetune_backbone.py`),
+# did in one run, and is not shipped yet (the classifier would need a backbone of its own, apart from
+# the captioner's). Each image is resized (aspect kept, padded) to 260x260, passed through it (in bfloat16,
 # which this CPU, with AMX, computes about 1.7 times as fast as float32), and its last 9x9x1280
 # feature map is averaged into one vector of 1,280 features. The same pass also gives "style" statistics: the mean
 # and standard deviation of each channel of three middle layers (blocks 6, 11 and 15: 33x33x48,
