@@ -3,10 +3,10 @@
 The last lever the issue names ("optionally fine-tuning the top blocks if it pays") for the Lite2
 model, and the one earlier notes said needed a GPU: on the 2-core CPU an epoch of the whole
 network over the 2966 fit images takes 2-3 minutes (benchmarks/README.md). The network (batch
-norms folded, as at inference; ``pooled -> dropout 0.3 -> dense 5``, the dense layer started from a logistic regression on the pretrained pooled vectors; with
-``--with-style``, a head on the pooled vector and the style statistics started from the shipped
-head itself, so that the network starts as the shipped classifier) trains on the
-shipped model's training images, split and class-balanced as it was, each epoch on a fresh scan
+norms folded, as at inference; ``pooled -> dropout 0.3 -> dense 5``, the dense layer started from
+a logistic regression on the pretrained pooled vectors; with ``--with-style``, a head on the pooled
+vector and the style statistics started from the shipped head itself, so that the network starts
+as the shipped classifier) trains on the shipped model's training images, split and class-balanced as it was, each epoch on a fresh scan
 view of every image (``scan_view`` with the shipped chances; the clean, descreened image one time
 in six). Adam at ``--lr``; after every epoch the network's own head is scored on the held-out part
 of train (its clean image and 5 recipe views); the epoch of lowest held-out NLL is kept (patience 2).
