@@ -39,7 +39,7 @@ import keras
 import numpy as np
 
 from tounum.backbone import Backbone
-from tounum.backbone.features import STYLE_LAYERS
+from tounum.backbone.features import STYLE_LAYERS, with_style_output
 from tounum.backbone.weights import load_efficientnet_lite
 from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS, scan_view
@@ -65,15 +65,9 @@ def build_network(variant: str, start: LinearStack | None = None, dropout: float
     """
     base = load_efficientnet_lite(variant=variant, precision="float32")
     x = base.outputs[1]
-    if start is not None:
-        # the backbone's style statistics (tounum.backbone.features.with_style_output), with a standard
-        # deviation whose gradient stays finite on a channel that is constant over the image
-        stats = []
-        for name in STYLE_LAYERS[variant]:
-            activation = base.get_layer(name).output
-            stats += [keras.ops.mean(activation, axis=(1, 2)),
-                      keras.ops.sqrt(keras.ops.var(activation, axis=(1, 2)) + 1e-12)]
-        x = keras.layers.Concatenate(name="descriptor")([x, *stats])
+    if start is not None:  # the style statistics with a gradient that stays finite on a constant channel
+        style = with_style_output(base, STYLE_LAYERS[variant], eps=1e-12).outputs[-1]
+        x = keras.layers.Concatenate(name="descriptor")([x, style])
         x = keras.layers.Normalization(mean=start.mean, variance=start.scale ** 2, name="standardise")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     dense = keras.layers.Dense(len(CLASSES), name="doctype")
@@ -156,17 +150,19 @@ def finetuned_backbone(base, pretrained: Backbone, tag: str) -> Backbone:
                     precision=pretrained.precision)
 
 
-def condition_rows(clf: Classifier, backbone: Backbone, splits: dict[str, tuple[list[np.ndarray], np.ndarray]],
-                   ) -> dict[str, list[float]]:
-    """``split/condition`` -> [macro-F1, photo-vs-rest accuracy] of ``clf`` on its backbone's features."""
-    rows = {}
+def condition_rows(classifiers: dict[str, tuple[Classifier, Backbone]],
+                   splits: dict[str, tuple[list[np.ndarray], np.ndarray]]) -> dict[str, dict[str, list[float]]]:
+    """Per classifier, ``split/condition`` -> [macro-F1, photo-vs-rest accuracy] on its backbone's
+    features; each condition's images are degraded once for all classifiers."""
+    rows: dict[str, dict[str, list[float]]] = {name: {} for name in classifiers}
     for condition in CONDITIONS:
         for split, (images, y) in splits.items():
             degraded = images if condition == "clean" else [DEGRADATIONS[condition](im) for im in images]
-            pred = clf.predict(descriptor(backbone.features(prepare(degraded, clf.descreen)), clf.inputs))
-            report = metrics.report([CLASSES[i] for i in y], pred.doc_type, pred.is_photo)
-            rows[f"{split}/{condition}"] = [report["macro_f1"], report["photo_vs_rest"]["accuracy"]]
-            log.info("%s %s: %s", split, condition, rows[f"{split}/{condition}"])
+            for name, (clf, backbone) in classifiers.items():
+                pred = clf.predict(descriptor(backbone.features(prepare(degraded, clf.descreen)), clf.inputs))
+                report = metrics.report([CLASSES[i] for i in y], pred.doc_type, pred.is_photo)
+                rows[name][f"{split}/{condition}"] = [report["macro_f1"], report["photo_vs_rest"]["accuracy"]]
+                log.info("%s %s %s: %s", name, split, condition, rows[name][f"{split}/{condition}"])
     return rows
 
 
@@ -225,10 +221,11 @@ def main() -> None:
     dev_images, dev_kept, _ = read_images(dev_table["path"])
     splits = {"dev": (dev_images, np.array([CLASSES.index(c) for c in dev_table["label"]])[dev_kept]),
               "held-out": ([images[j] for j in held_idx], y[held_idx])}
-    shipped_held = load_metrics()["comparison"][load_metrics()["kept"]]["held_out"]
+    shipped_metrics = load_metrics()
+    shipped_held = shipped_metrics["comparison"][shipped_metrics["kept"]]["held_out"]
     out = {"lr": args.lr, "history": history, "logistic_c": clf.info["logistic_c"],
            "held_out_all_views": {"finetuned": result["comparison"][result["kept"]]["held_out"], "shipped": shipped_held},
-           "finetuned": condition_rows(clf, tuned, splits), "shipped": condition_rows(shipped, pretrained, splits)}
+           **condition_rows({"finetuned": (clf, tuned), "shipped": (shipped, pretrained)}, splits)}
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1))
     print(f"held-out part, all views (accuracy / macro-F1 / NLL): shipped "

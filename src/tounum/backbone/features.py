@@ -258,7 +258,7 @@ class Backbone:
         return result
 
 
-def with_style_output(model: Any, layer_names: Sequence[str]) -> Any:
+def with_style_output(model: Any, layer_names: Sequence[str], eps: float = 0.0) -> Any:
     """``model`` with one more output: per layer, the channel means then standard deviations.
 
     Parameters
@@ -266,6 +266,10 @@ def with_style_output(model: Any, layer_names: Sequence[str]) -> Any:
     model : keras.Model
     layer_names : sequence of str
         Layers with a 4-D output (N, H, W, C); the statistics are over H and W.
+    eps : float
+        Added to the variance under the square root: > 0 keeps the gradient finite on a channel
+        that is constant over the image (for training through the statistics); 0, the exact
+        standard deviation the shipped heads were trained on.
 
     Returns
     -------
@@ -287,7 +291,9 @@ def with_style_output(model: Any, layer_names: Sequence[str]) -> Any:
             raise ConfigError(f"backbone: no layer {name!r} for style statistics") from exc
         if len(activation.shape) != 4:
             raise ConfigError(f"backbone: layer {name!r} is not 4-D, cannot give style statistics")
-        stats += [keras.ops.mean(activation, axis=(1, 2)), keras.ops.std(activation, axis=(1, 2))]
+        std = (keras.ops.sqrt(keras.ops.var(activation, axis=(1, 2)) + eps) if eps
+               else keras.ops.std(activation, axis=(1, 2)))
+        stats += [keras.ops.mean(activation, axis=(1, 2)), std]
     style = keras.layers.Concatenate(name="style")(stats)
     return keras.Model(model.inputs, [*model.outputs, style], name=model.name)
 
