@@ -130,34 +130,23 @@ def test_the_backbones_top_activation_through_copied_top_layers_gives_its_pooled
 
 
 @pytest.mark.slow
-def test_train_cli_with_finetune_top_writes_a_model_that_evaluate_reads(tmp_path, monkeypatch, capsys):
+def test_train_cli_with_finetune_top_writes_a_model_that_evaluate_reads(tmp_path, toy_doctype_tree, capsys):
     import json
-
-    from PIL import Image
 
     from tounum.cli import main
 
-    monkeypatch.setenv("TOUNUM_CACHE", str(tmp_path / "cache"))  # feature caches of this toy tree
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 8), ("dev", 2)):
-        for k, folder in enumerate(("Photo", "Paintings", "Sketch", "Schematics", "Text")):
-            d = tmp_path / "data" / split / folder
-            d.mkdir(parents=True)
-            for i in range(n):  # each class its own grey level and grain
-                pixels = 40.0 * k + rng.normal(0, 8 * (k + 1), (48, 64, 3))
-                Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(d / f"{i}.png")
     config = tmp_path / "small.toml"
     config.write_text("[classify]\nsynthetic_text = 0\naugmented_views = 1\nfinetune_epochs = 1\nholdout = 0.25\n"
                       'backbone = "efficientnet_lite0"\nbackbone_precision = "float32"\n')
     out = tmp_path / "model"
-    assert main(["train", "classifier", str(tmp_path / "data"), "--out", str(out), "--finetune-top"]) == 2
+    assert main(["train", "classifier", str(toy_doctype_tree), "--out", str(out), "--finetune-top"]) == 2
     assert "finetune_top is written for backbone 'efficientnet_lite0'" in capsys.readouterr().err
-    assert main(["train", "classifier", str(tmp_path / "data"), "--out", str(out), "--finetune-top",
+    assert main(["train", "classifier", str(toy_doctype_tree), "--out", str(out), "--finetune-top",
                  "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out)["kept"] in ("logistic_regression", "finetuned_top")
     info = json.loads((out / "config.json").read_text())
     assert info["inputs"] == ["top", "style"] and info["config"]["finetune_top"] is True
     assert "--finetune-top" in json.loads((out / "metrics.json").read_text())["command"]
     assert "block15" in (out / "model_card.md").read_text()
-    assert main(["evaluate", "classifier", str(tmp_path / "data" / "dev"), "--model", str(out), "--json"]) == 0
+    assert main(["evaluate", "classifier", str(toy_doctype_tree / "dev"), "--model", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_images"] == 10

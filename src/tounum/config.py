@@ -33,7 +33,7 @@ class IOConfig:
 @dataclass
 class BackboneConfig:
     name: str = "efficientnet_lite0"  # "efficientnet_lite2", or "keras_file" with `weights` naming a Keras model file
-    weights: str = ""  # path for the "keras_file" backbone
+    weights: str = ""  # the "keras_file" model; for efficientnet_lite*, fine-tuned weights (else ImageNet's)
     batch_size: int = 32
     resize: str = "pad"  # "pad"/"crop" keep the aspect ratio; "squash" as squashed training photos
     feature_cache: str = ""  # folder for the float16 feature cache; empty: no cache
@@ -129,6 +129,18 @@ class ClassifyConfig:
     finetune_learning_rate: float = 1e-4  # small: the top layers start from the pretrained weights
     finetune_epochs: int = 30
     finetune_patience: int = 3  # early stopping on held-out loss, best weights kept
+    # fine-tuning the whole backbone (tounum.classify.finetune; CPU: 2-3 minutes an epoch): the head
+    # fitted on the pretrained features starts it, every layer trains with it on a fresh scan view of
+    # each image per epoch, then the head is fitted again on the tuned network's features; the tuned
+    # weights are saved in the model folder (benchmarks/classify_finetune_backbone.py)
+    finetune_backbone: bool = False
+    finetune_backbone_learning_rate: float = 1e-5
+    # the learning rate falls to 0 along a cosine over the epochs, so the last steps are small and
+    # the kept epoch's weights less a matter of where the last step landed
+    finetune_backbone_decay: bool = False
+    finetune_backbone_epochs: int = 6
+    finetune_backbone_patience: int = 4  # epochs without a lower held-out NLL before stopping
+    finetune_backbone_batch: int = 32
 
 
 @dataclass

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,20 +326,33 @@ def efficientnet_lite_backbone(config: BackboneConfig) -> Backbone:
                           f"(known: {', '.join(PRECISIONS)})")
     name = config.name
     suffix = "" if config.precision == "float32" else "-bf16"
-    return Backbone(name, f"{version(name)}{suffix}-{config.resize}",
-                    _efficientnet_lite(name, config.precision), lambda x: x, config.resize,
-                    config.batch_size, config.feature_cache, STYLE_LAYERS[name], TOP_LAYER[name],
-                    config.precision)
+    tuned = ""
+    if config.weights:  # fine-tuned weights (tounum.classify.finetune): they name the features
+        path = Path(config.weights)
+        if not path.is_file():
+            raise ConfigError(f"backbone.weights: {config.weights!r} is not a fine-tuned weights file")
+        tuned = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Backbone(name, f"{version(name)}{suffix}-{config.resize}" + (f"-tuned-{tuned[:12]}" if tuned else ""),
+                    _efficientnet_lite(name, config.precision, config.weights, tuned), lambda x: x,
+                    config.resize, config.batch_size, config.feature_cache, STYLE_LAYERS[name],
+                    TOP_LAYER[name], config.precision)
 
 
 @functools.lru_cache(maxsize=4)
-def _efficientnet_lite(variant: str, precision: str) -> Any:
-    """The network with outputs reordered to [pooled, grid, logits], shared by all configs."""
+def _efficientnet_lite(variant: str, precision: str, weights: str = "", digest: str = "") -> Any:
+    """The network with outputs reordered to [pooled, grid, logits], shared by all configs; with
+    ``weights`` (a :func:`tounum.backbone.weights.save_tuned_weights` file whose sha256 is
+    ``digest``, so that a rewritten file is read again) a copy with those weights."""
     import keras
 
-    from tounum.backbone.weights import load_efficientnet_lite
+    from tounum.backbone.weights import load_efficientnet_lite, load_tuned_weights
 
     model = load_efficientnet_lite(precision=precision, variant=variant)
+    if weights:
+        try:
+            load_tuned_weights(model, weights)
+        except ValueError as exc:
+            raise ConfigError(f"backbone.weights: {exc}") from exc
     logits, pooled, grid = model.outputs
     return keras.Model(model.inputs, [pooled, grid, logits], name=model.name)
 
@@ -389,7 +403,7 @@ BACKBONES: dict[str, Callable[[BackboneConfig], Backbone]] = {
 
 
 @functools.lru_cache(maxsize=4)
-def _load(frozen: tuple) -> Backbone:
+def _load(frozen: tuple, stamp: tuple = ()) -> Backbone:  # stamp: a weights file rewritten is read again
     config = BackboneConfig(*frozen)
     return BACKBONES[config.name](config)
 
@@ -421,19 +435,33 @@ def load_backbone(config: BackboneConfig | None = None) -> Backbone:
                           f"(known: {', '.join(RESIZE_MODES)})")
     if config.batch_size < 1:
         raise ConfigError(f"backbone.batch_size: must be at least 1, got {config.batch_size}")
-    return _load(tuple(getattr(config, f.name) for f in dataclasses.fields(config)))
+    try:
+        stat = os.stat(config.weights) if config.weights else None
+    except OSError:
+        stat = None  # the backbone's builder names the missing file
+    stamp = (stat.st_mtime_ns, stat.st_size) if stat else ()
+    return _load(tuple(getattr(config, f.name) for f in dataclasses.fields(config)), stamp)
 
 
-def trained_backbone(recorded: Mapping[str, Any], config: BackboneConfig | None = None) -> Backbone:
+def trained_backbone(recorded: Mapping[str, Any], config: BackboneConfig | None = None,
+                     folder: str | Path | None = None) -> Backbone:
     """The backbone a model was trained on, as its ``info["backbone"]`` records it.
 
     Parameters
     ----------
     recorded : mapping
         ``name``, ``resize`` and ``precision`` (those missing, as in models saved before they were
-        recorded, come from ``config``).
+        recorded, come from ``config``); ``weights``, for a model trained on a fine-tuned
+        EfficientNet-Lite, the file of its weights in the model's folder.
     config : BackboneConfig, optional
         Everything else: batch size, feature cache, a Keras file's path.
+    folder : str or Path, optional
+        The model's folder, where ``recorded["weights"]`` is.
+
+    Raises
+    ------
+    ConfigError
+        A recorded weights file without ``folder``, or missing from it.
 
     Example
     -------
@@ -442,4 +470,11 @@ def trained_backbone(recorded: Mapping[str, Any], config: BackboneConfig | None 
     """
     config = config or BackboneConfig()
     changes = {key: recorded[key] for key in ("name", "resize", "precision") if recorded.get(key)}
+    if recorded.get("name", "").startswith("efficientnet_lite"):  # ImageNet weights unless it names its own
+        changes["weights"] = ""
+        if recorded.get("weights"):
+            if folder is None:
+                raise ConfigError(f"the model's backbone has fine-tuned weights ({recorded['weights']}): "
+                                  "load it from its folder")
+            changes["weights"] = str(Path(folder) / recorded["weights"])
     return load_backbone(dataclasses.replace(config, **changes))

@@ -17,6 +17,8 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from tounum.config import cache_dir
 
 log = logging.getLogger(__name__)
@@ -143,3 +145,63 @@ def load_efficientnet_lite(folder: Path | None = None, batch_norm: bool = False,
         f.write(json.dumps(expected))
     log.info("converted %s -> %s", source, target)
     return model
+
+
+def save_tuned_weights(model, path: str | Path) -> str:
+    """Write the convolutions' weights of a fine-tuned EfficientNet-Lite (batch norms folded) to ``path``.
+
+    An ``.npz`` of float16 arrays named ``<layer>/<k>`` (about 10 MB for Lite2): the features are
+    computed in bfloat16, whose rounding is coarser than float16's. The ImageNet classifier (layer
+    ``logits``), which fine-tuning does not reach, is left out. Written atomically.
+
+    Returns
+    -------
+    str
+        The file's sha256, the name :func:`tounum.backbone.load_backbone` gives its features.
+    """
+    arrays = {}
+    for layer in model.layers:
+        if layer.name == "logits":
+            continue
+        for k, weight in enumerate(layer.get_weights()):
+            half = np.asarray(weight, np.float32).astype(np.float16)
+            if not np.isfinite(half).all():
+                raise ValueError(f"{layer.name}: weights out of float16 range, cannot save them")
+            arrays[f"{layer.name}/{k}"] = half
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{os.getpid()}.{path.name}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+    return _sha256(path)
+
+
+def load_tuned_weights(model, path: str | Path) -> None:
+    """Set ``model``'s weights (an EfficientNet-Lite of :func:`load_efficientnet_lite`) from a
+    :func:`save_tuned_weights` file; the layers it does not name keep theirs.
+
+    Raises
+    ------
+    ValueError
+        If the file is unreadable or names a layer or a shape ``model`` does not have.
+    """
+    try:
+        with np.load(path) as f:
+            arrays = {name: f[name] for name in f.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a fine-tuned weights file ({exc})") from exc
+    by_layer: dict[str, dict[int, np.ndarray]] = {}
+    for name, array in arrays.items():
+        layer, _, k = name.rpartition("/")
+        by_layer.setdefault(layer, {})[int(k)] = array
+    for name, weights in by_layer.items():
+        try:
+            layer = model.get_layer(name)
+        except ValueError as exc:
+            raise ValueError(f"{path}: layer {name!r} is not in {model.name}") from exc
+        current = layer.get_weights()
+        if sorted(weights) != list(range(len(current))) or any(
+                weights[k].shape != w.shape for k, w in enumerate(current)):
+            raise ValueError(f"{path}: the weights of {name!r} do not fit {model.name}")
+        layer.set_weights([weights[k].astype(np.float32) for k in range(len(current))])

@@ -20,6 +20,10 @@ For the classification notebook:
 - ``topblocks`` with ``train.fit_top``: the backbone's top layers fine-tuned with the head on cached
   ``Features.top`` activations (``tounum train classifier --finetune-top``; measured against the
   linear head in ``benchmarks/classify_finetune.py``, not shipped).
+- ``finetune.finetune_backbone``: the whole backbone fine-tuned with the head on fresh scan views
+  (``tounum train classifier --finetune-backbone``; measured in
+  ``benchmarks/classify_finetune_backbone.py``, not shipped); its weights live in the model
+  folder, and ``Classifier.backbone()`` builds the backbone with them.
 """
 
 CLASSES = ("photo", "painting", "sketch", "schematic", "text")

@@ -4,7 +4,8 @@ A model folder holds ``head.npz`` (:class:`tounum.classify.model.LinearStack`, o
 include "top" a :class:`tounum.classify.topblocks.TopStack`), ``config.json`` (classes,
 temperature, photo threshold, backbone name and version, head kind, ``inputs``: the backbone
 outputs the head reads, ``["pooled"]``, ``["pooled", "style"]`` or ``["top", "style"]``;
-``descreen``: the settings of the descreening applied to images before the backbone, or null) and
+``descreen``: the settings of the descreening applied to images before the backbone, or null),
+with a fine-tuned backbone its weights (:data:`TUNED_WEIGHTS`, named by ``backbone.weights``) and
 ``metrics.json`` (dev figures, training history) with a ``model_card.md``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from tounum.config import ClassifyConfig
 BEFORE_SETTING = {"aged_views": FIRST_VIEW_CHANCES["aged"]}
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "classifier"
+TUNED_WEIGHTS = "backbone.npz"  # a fine-tuned backbone's weights, in the model folder (info["backbone"]["weights"])
 PHOTO = CLASSES.index("photo")
 
 
@@ -56,6 +59,7 @@ class Classifier:
         self.info = info
         self.inputs = tuple(info.get("inputs", ("pooled",)))  # models saved before style: pooled only
         self.descreen: dict[str, float] | None = info.get("descreen")  # models saved before it: none
+        self.folder: Path | None = None  # set by load: where a fine-tuned backbone's weights are
 
     def training_config(self) -> ClassifyConfig:
         """The configuration this classifier was trained with (it decides the training run's split).
@@ -75,11 +79,16 @@ class Classifier:
             raise FileNotFoundError(f"{model_dir}: not a classifier model folder ({exc})") from exc
         if tuple(info.get("classes", ())) != CLASSES:
             raise ValueError(f"{model_dir}: classes {info.get('classes')} differ from {CLASSES}")
-        return cls(head, info["temperature"], info["photo_threshold"], info)
+        clf = cls(head, info["temperature"], info["photo_threshold"], info)
+        clf.folder = model_dir
+        return clf
 
     def save(self, model_dir: str | Path) -> None:
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
+        weights = self.info.get("backbone", {}).get("weights")
+        if weights and self.folder is not None and self.folder.resolve() != model_dir.resolve():
+            shutil.copyfile(self.folder / weights, model_dir / weights)  # the backbone goes with the head
         self.head.save(model_dir / "head.npz")
         info = {**self.info, "classes": list(CLASSES), "temperature": self.temperature,
                 "photo_threshold": self.photo_threshold}
@@ -172,7 +181,7 @@ class Classifier:
         """
         from tounum.backbone import trained_backbone
 
-        return trained_backbone(self.info.get("backbone", {}), config)
+        return trained_backbone(self.info.get("backbone", {}), config, self.folder)
 
     def classify_images(self, images: list[np.ndarray], backbone=None,
                         scanned: list[np.ndarray | None] | None = None) -> ClassPrediction:

@@ -90,7 +90,8 @@ def error_gallery(errors: pd.DataFrame, images: Sequence[np.ndarray] | None = No
 
 def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: int = 0,
                  n_features: int = 1280, backbone_params: int = 0, n_style: int = 0,
-                 backbone_name: str = "efficientnet_lite2", input_size: int = 260, grid: int = 9) -> Figure:
+                 backbone_name: str = "efficientnet_lite2", input_size: int = 260, grid: int = 9,
+                 tuned: bool = False) -> Figure:
     """A block diagram of backbone + head: one box per layer with its output shape and parameters.
 
     Parameters
@@ -103,11 +104,12 @@ def architecture(layers: Sequence[tuple[str, str, int]] | None = None, hidden: i
         ``backbone.style_size``
     backbone_name, input_size, grid : the backbone's name, input side and grid side
         (``backbone.name``, ``backbone.input_size``, ``backbone.grid_shape[0]``)
+    tuned : the backbone's ImageNet weights were fine-tuned with the head (else: frozen)
     """
     if layers is None:
         layers = [("image (H, W, 3) uint8", f"resize/pad to {input_size}x{input_size}", 0),
-                  (f"{backbone_name} (frozen, ImageNet)", f"{grid}x{grid}x{n_features} -> mean -> {n_features}",
-                   backbone_params)]
+                  (f"{backbone_name} ({'ImageNet, fine-tuned' if tuned else 'frozen, ImageNet'})",
+                   f"{grid}x{grid}x{n_features} -> mean -> {n_features}", backbone_params)]
         if n_style:
             layers += [("+ style: channel mean, std of middle layers", f"{n_features} + {n_style}", 0)]
         width = n_features + n_style

@@ -4,8 +4,10 @@
          ─fit──▶ Keras head  vs  logistic regression  (held-out part of train decides)
     or, with ``finetune_top``: the block-14 activation + style statistics
          ─fit──▶ logistic regression (pretrained top)  vs  top layers fine-tuned from it (topblocks)
+    then, with ``finetune_backbone``: the whole backbone trained with the kept head (finetune), its
+         weights saved, and the features and heads again on the tuned network
          ─calibrate─▶ temperature (held-out part of train)  ─threshold─▶ is_photo (dev)
-         ─save──▶ head.npz, config.json, metrics.json, model_card.md
+         ─save──▶ head.npz, config.json, metrics.json, model_card.md (and backbone.npz)
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import pandas as pd
 
 from tounum.classify import metrics
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
-from tounum.classify.classifier import PHOTO, Classifier
-from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, scan_tree
+from tounum.classify.classifier import PHOTO, TUNED_WEIGHTS, Classifier
+from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, read_images, scan_tree
 from tounum.classify.features import pooled_views
 from tounum.classify.model import LinearStack, export_head, train_head, train_logistic
 from tounum.classify.topblocks import FINETUNE_BACKBONE, TopStack, build_top_model, export_top, top_convs, train_top
@@ -350,12 +352,22 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     if config.finetune_top and config.backbone != FINETUNE_BACKBONE:
         raise ConfigError(f"classify.finetune_top is written for backbone {FINETUNE_BACKBONE!r}, not "
                           f"{config.backbone!r}: set classify.backbone = {FINETUNE_BACKBONE!r} with it")
+    if config.finetune_top and config.finetune_backbone:
+        raise ConfigError("classify.finetune_top and classify.finetune_backbone exclude each other")
     backbone = training_backbone(config)
     t0 = time.perf_counter()
     inputs = ("top", "style") if config.finetune_top else ("pooled", "style")
     data = extract(data_dir, config, backbone, inputs=inputs)
     t1 = time.perf_counter()
     clf, result = fit(data, config, backbone.record)
+    if config.finetune_backbone:
+        backbone, finetuning = tune_backbone(data, clf, backbone, config, Path(out_dir))
+        finetuning["pretrained"] = {part: result["comparison"][result["kept"]][part]  # the head it started from
+                                    for part in ("held_out", "dev") if part in result["comparison"][result["kept"]]}
+        data = extract(data_dir, config, backbone, inputs=inputs)
+        clf, result = fit(data, config, {**backbone.record, "weights": TUNED_WEIGHTS})
+        result["backbone_finetuning"] = finetuning
+        t1 = time.perf_counter()  # feature time: that of the tuned network
     result["feature_seconds"] = round(t1 - t0, 1)
     result["data"] = {"train_dir": str(split_dirs(data_dir)[0]), "dev_dir": str(split_dirs(data_dir)[1]),
                       "train_counts": {c: int(n) for c, n in pd.Series([CLASSES[i] for i in data.train.y]).value_counts().items()},
@@ -367,6 +379,31 @@ def train_classifier(data_dir: str | Path, out_dir: str | Path, config: Classify
     out_dir = Path(out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=1, default=int) + "\n")
     return result
+
+
+def tune_backbone(data: FeatureData, clf: Classifier, backbone, config: ClassifyConfig, out_dir: Path,
+                  ) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune ``backbone`` with ``clf``'s head (:mod:`tounum.classify.finetune`), save its weights
+    as ``out_dir / TUNED_WEIGHTS`` and return the backbone with them, and what the run measured.
+
+    ``data`` and ``clf`` are the training run's on the pretrained features: the same images,
+    labels and held-out part, and the head the network starts from.
+    """
+    from tounum.backbone import trained_backbone
+    from tounum.backbone.weights import save_tuned_weights
+    from tounum.classify.finetune import finetune_backbone
+
+    images, _, errors = read_images(data.train.paths)
+    if errors:  # read once already, by the feature extraction
+        raise ValueError(f"training images unreadable since their features were computed: {errors}")
+    t0 = time.perf_counter()
+    network, history = finetune_backbone(images, data.train.y, data.held, clf.head, backbone, config, clf.descreen)
+    digest = save_tuned_weights(network, out_dir / TUNED_WEIGHTS)
+    best = min(history, key=lambda row: row["held_nll"])
+    return trained_backbone({**backbone.record, "weights": TUNED_WEIGHTS}, folder=out_dir), {
+        "learning_rate": config.finetune_backbone_learning_rate, "decay": config.finetune_backbone_decay,
+        "kept_epoch": best["epoch"], "history": history, "seconds": round(time.perf_counter() - t0),
+        "weights_sha256": digest}
 
 
 def regularisation_study(data: FeatureData, config: ClassifyConfig | None = None) -> pd.DataFrame:
@@ -457,8 +494,10 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
                    " (see the comparison below)")
     else:
         precision = result["backbone"].get("precision", "float32")
+        tuned = (", fine-tuned on this data with the head (its weights: `backbone.npz`; see \"Backbone"
+                 " fine-tuning\" below)" if result["backbone"].get("weights") else "")
         summary = (f"Head on {result.get('n_features', 1280)}-d descriptors from one pass of the backbone"
-                   f" `{result['backbone'].get('name', '')}` (computed in {precision}; the head is trained on"
+                   f" `{result['backbone'].get('name', '')}`{tuned} (computed in {precision}; the head is trained on"
                    f" such features, so the backbone runs so at inference too): {inputs}."
                    f" {result['kept'].replace('_', ' ').capitalize()} kept (see the comparison below)")
     chances = result.get("view_chances", {})  # not recorded before 30 Nov 2026 (no old prints then)
@@ -496,6 +535,26 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
                   " their ring) is blurred by `blur` screen periods before the backbone: every image as read,"
                   " at training (the clean view), evaluation, `tounum classify` and in the pipeline alike; the"
                   " augmented scan views are not descreened (they teach the head halftone screens too).", ""]
+    tuning = result.get("backbone_finetuning")
+    if tuning:
+        before = tuning["pretrained"]["held_out"]
+        after = comp[result["kept"]]["held_out"]
+        lines += ["## Backbone fine-tuning", "",
+                  "First the head is fitted on the pretrained (ImageNet) features. Then every layer of the backbone"
+                  " (float32, batch norms folded) trains with that head on top (`tounum.classify.finetune`):"
+                  f" Adam at {tuning['learning_rate']:g}{' decayed to 0 along a cosine' if tuning.get('decay') else ''},"
+                  " each epoch a fresh scan view of every fitted image (the clean image one time in"
+                  f" {result['views_per_image']}), classes weighted equally; the epoch of lowest"
+                  f" held-out NLL is kept (epoch {tuning['kept_epoch']}; {tuning['seconds']} s in all). The head"
+                  " is then fitted again on the tuned network's features, as below.", "",
+                  "| epoch | training loss | held-out accuracy | held-out NLL |", "|---|---|---|---|"]
+        for row in tuning["history"]:
+            loss = f"{row['train_loss']:.4f}" if "train_loss" in row else "(start)"
+            lines.append(f"| {row['epoch']} | {loss} | {_pct(row['held_accuracy'])} | {row['held_nll']:.4f} |")
+        lines += ["", "(The network's own head, dropout off, on the held-out images' clean and scan views.)", "",
+                  f"Kept head on the held-out part of train, all views: pretrained backbone accuracy"
+                  f" {_pct(before['accuracy'])}, macro-F1 {before['macro_f1']:.4f}, NLL {before['nll']:.4f};"
+                  f" fine-tuned backbone {_pct(after['accuracy'])}, {after['macro_f1']:.4f}, {after['nll']:.4f}.", ""]
     lines += [
         "## Head comparison (same features; the held-out macro-F1 decides, then its NLL)", "",
         "| head | train accuracy | held-out accuracy | held-out macro-F1 | held-out NLL | dev accuracy | dev macro-F1 |",

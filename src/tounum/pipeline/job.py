@@ -366,7 +366,8 @@ class Job:
         recorded = dict(getattr(model, "info", {}).get("backbone", {}))
         if getattr(model, "resize", None):
             recorded["resize"] = model.resize
-        return _stage("tounum.backbone").trained_backbone(recorded, self.config.backbone)
+        return _stage("tounum.backbone").trained_backbone(recorded, self.config.backbone,
+                                                          getattr(model, "folder", None))
 
     # -- step 3: one file, CPU ------------------------------------------------------------
     def write(self, record: Record) -> Record:
