@@ -1,8 +1,10 @@
 """The whole backbone fine-tuned with the head: its start, its weights file, the model folder that holds it."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tounum.backbone import load_backbone, trained_backbone
@@ -93,6 +95,17 @@ def test_train_cli_with_finetune_backbone_ships_the_weights_with_the_head(tmp_pa
     assert (tmp_path / "copy" / "backbone.npz").read_bytes() == (out / "backbone.npz").read_bytes()
     assert main(["evaluate", "classifier", str(toy_doctype_tree / "dev"), "--model", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_images"] == 10
-    assert main(["classify", str(toy_doctype_tree / "dev" / "Photo" / "0.png"), "--model", str(out), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["doc_type"] in CLASSES
+    dev_files = sorted(str(p) for p in (toy_doctype_tree / "dev").rglob("*.png"))
+    assert main(["classify", *dev_files, "--model", str(out), "--json"]) == 0
+    classified = {Path(row["path"]).resolve(): row["doc_type"] for row in json.loads(capsys.readouterr().out)}
+    assert set(classified.values()) <= set(CLASSES)
+
+    # the main job builds the same backbone from the model folder and classifies alike
+    run_config = tmp_path / "run.toml"
+    run_config.write_text(f'[classify]\nmodel_dir = "{out}"\n')
+    assert main(["run", str(toy_doctype_tree / "dev"), "--out", str(tmp_path / "job"), "--config", str(run_config),
+                 "--no-enhance", "--no-caption", "--no-progress"]) == 0
+    rows = pd.read_csv(tmp_path / "job" / "results.csv", keep_default_na=False)
+    assert set(rows["status"]) == {"ok"}
+    assert {(toy_doctype_tree / "dev" / p).resolve(): t for p, t in zip(rows["path"], rows["doc_type"])} == classified
 
