@@ -109,3 +109,11 @@ def test_train_cli_with_finetune_backbone_ships_the_weights_with_the_head(tmp_pa
     assert set(rows["status"]) == {"ok"}
     assert {(toy_doctype_tree / "dev" / p).resolve(): t for p, t in zip(rows["path"], rows["doc_type"])} == classified
 
+
+
+def test_the_views_seed_is_the_split_seed_unless_set_apart():
+    from tounum.classify.finetune import finetune_seed
+    from tounum.config import ClassifyConfig
+
+    assert finetune_seed(ClassifyConfig(seed=3)) == 3
+    assert finetune_seed(ClassifyConfig(seed=3, finetune_backbone_seed=0)) == 0

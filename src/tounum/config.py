@@ -141,6 +141,9 @@ class ClassifyConfig:
     finetune_backbone_epochs: int = 6
     finetune_backbone_patience: int = 4  # epochs without a lower held-out NLL before stopping
     finetune_backbone_batch: int = 32
+    # seed of its views, their order and dropout; -1: classify.seed, which also draws the
+    # held-out split, so that runs with other views keep the held-out part they are compared on
+    finetune_backbone_seed: int = -1
 
 
 @dataclass

@@ -73,17 +73,24 @@ def build_network(variant: str, style_layers: tuple[str, ...], head: LinearStack
     return keras.Model(base.inputs, logits, name="doctype_finetune")
 
 
+def finetune_seed(config: ClassifyConfig) -> int:
+    """The seed of the fine-tuning's views, order and dropout (``classify.seed`` unless set apart,
+    since that one also draws the held-out split)."""
+    return config.seed if config.finetune_backbone_seed < 0 else config.finetune_backbone_seed
+
+
 def _epoch_batches(images: list[np.ndarray], y: np.ndarray, fit_idx: np.ndarray, epoch: int, backbone,
                    config: ClassifyConfig, descreen: dict[str, float] | None) -> Iterator[tuple]:
     """(pixels, labels, sample weights) batches of one epoch: a fresh view of every fit image."""
     scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
     weights = class_weights(y[fit_idx])
-    order = np.random.default_rng([config.seed, epoch]).permutation(fit_idx)
+    seed = finetune_seed(config)
+    order = np.random.default_rng([seed, epoch]).permutation(fit_idx)
     for start in range(0, len(order), config.finetune_backbone_batch):
         idx = order[start:start + config.finetune_backbone_batch]
         views = []
         for j in idx:
-            rng = np.random.default_rng([config.seed, epoch, int(j)])
+            rng = np.random.default_rng([seed, epoch, int(j)])
             if rng.random() < 1 / (config.augmented_views + 1):  # the clean image, as the classifier sees it
                 views.append(prepare([images[j]], descreen)[0])
             else:
@@ -116,7 +123,7 @@ def finetune_backbone(images: list[np.ndarray], y: np.ndarray, held: np.ndarray,
     head : the classifier's head fitted on ``backbone``'s features (:func:`build_network`)
     backbone : tounum.backbone.Backbone, the pretrained one (name, style layers, resizing)
     config : ``finetune_backbone_*`` settings (learning rate, its cosine decay, epochs, patience,
-        batch), the scan views' chances, ``dropout``, ``seed``
+        batch, seed), the scan views' chances, ``dropout``, ``seed`` (the held-out views)
     descreen : the classifier's descreening of the clean image (``Classifier.descreen``)
 
     Returns
@@ -127,7 +134,7 @@ def finetune_backbone(images: list[np.ndarray], y: np.ndarray, held: np.ndarray,
     """
     import keras
 
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(finetune_seed(config))
     net = build_network(backbone.name, backbone.style_layers, head, config.dropout)
     fit_idx, held_idx = np.flatnonzero(~held), np.flatnonzero(held)
     rate = config.finetune_backbone_learning_rate

@@ -391,7 +391,7 @@ def tune_backbone(data: FeatureData, clf: Classifier, backbone, config: Classify
     """
     from tounum.backbone import trained_backbone
     from tounum.backbone.weights import save_tuned_weights
-    from tounum.classify.finetune import finetune_backbone
+    from tounum.classify.finetune import finetune_backbone, finetune_seed
 
     images, _, errors = read_images(data.train.paths)
     if errors:  # read once already, by the feature extraction
@@ -402,6 +402,7 @@ def tune_backbone(data: FeatureData, clf: Classifier, backbone, config: Classify
     best = min(history, key=lambda row: row["held_nll"])
     return trained_backbone({**backbone.record, "weights": TUNED_WEIGHTS}, folder=out_dir), {
         "learning_rate": config.finetune_backbone_learning_rate, "decay": config.finetune_backbone_decay,
+        "seed": finetune_seed(config),
         "kept_epoch": best["epoch"], "history": history, "seconds": round(time.perf_counter() - t0),
         "weights_sha256": digest}
 
@@ -539,12 +540,13 @@ def write_model_card(model_dir: str | Path, result: dict[str, Any]) -> Path:
     if tuning:
         before = tuning["pretrained"]["held_out"]
         after = comp[result["kept"]]["held_out"]
+        decay = " decayed to 0 along a cosine" if tuning.get("decay") else ""
         lines += ["## Backbone fine-tuning", "",
                   "First the head is fitted on the pretrained (ImageNet) features. Then every layer of the backbone"
                   " (float32, batch norms folded) trains with that head on top (`tounum.classify.finetune`):"
-                  f" Adam at {tuning['learning_rate']:g}{' decayed to 0 along a cosine' if tuning.get('decay') else ''},"
-                  " each epoch a fresh scan view of every fitted image (the clean image one time in"
-                  f" {result['views_per_image']}), classes weighted equally; the epoch of lowest"
+                  f" Adam at {tuning['learning_rate']:g}{decay}, each epoch a fresh scan view of every fitted"
+                  f" image (the clean image one time in {result['views_per_image']}; seed {tuning.get('seed', 0)}),"
+                  " classes weighted equally; the epoch of lowest"
                   f" held-out NLL is kept (epoch {tuning['kept_epoch']}; {tuning['seconds']} s in all). The head"
                   " is then fitted again on the tuned network's features, as below.", "",
                   "| epoch | training loss | held-out accuracy | held-out NLL |", "|---|---|---|---|"]
