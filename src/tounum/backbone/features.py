@@ -318,7 +318,8 @@ def with_layer_output(model: Any, layer_name: str) -> Any:
 
 def efficientnet_lite_backbone(config: BackboneConfig) -> Backbone:
     """EfficientNet-Lite0 (224x224 -> pooled 1280, grid 7x7x1280, style 2384, top 7x7x192) or
-    -Lite2 (260x260 -> pooled 1280, grid 9x9x1280, style 2592, top 9x9x208), ImageNet weights."""
+    -Lite2 (260x260 -> pooled 1280, grid 9x9x1280, style 2592, top 9x9x208), ImageNet weights or
+    the fine-tuned ones of ``config.weights``."""
     from tounum.backbone.weights import PRECISIONS, version
 
     if config.precision not in PRECISIONS:
@@ -332,17 +333,24 @@ def efficientnet_lite_backbone(config: BackboneConfig) -> Backbone:
         if not path.is_file():
             raise ConfigError(f"backbone.weights: {config.weights!r} is not a fine-tuned weights file")
         tuned = hashlib.sha256(path.read_bytes()).hexdigest()
+    # the ImageNet network is shared by all configs; a fine-tuned copy belongs to this Backbone, which
+    # load_backbone caches (and builds again when the file is rewritten)
+    model = _build_efficientnet_lite(name, config.precision, config.weights) if tuned else \
+        _efficientnet_lite(name, config.precision)
     return Backbone(name, f"{version(name)}{suffix}-{config.resize}" + (f"-tuned-{tuned[:12]}" if tuned else ""),
-                    _efficientnet_lite(name, config.precision, config.weights, tuned), lambda x: x,
-                    config.resize, config.batch_size, config.feature_cache, STYLE_LAYERS[name],
-                    TOP_LAYER[name], config.precision)
+                    model, lambda x: x, config.resize, config.batch_size, config.feature_cache,
+                    STYLE_LAYERS[name], TOP_LAYER[name], config.precision)
 
 
 @functools.lru_cache(maxsize=4)
-def _efficientnet_lite(variant: str, precision: str, weights: str = "", digest: str = "") -> Any:
-    """The network with outputs reordered to [pooled, grid, logits], shared by all configs; with
-    ``weights`` (a :func:`tounum.backbone.weights.save_tuned_weights` file whose sha256 is
-    ``digest``, so that a rewritten file is read again) a copy with those weights."""
+def _efficientnet_lite(variant: str, precision: str) -> Any:
+    """The ImageNet network with outputs reordered to [pooled, grid, logits], shared by all configs."""
+    return _build_efficientnet_lite(variant, precision)
+
+
+def _build_efficientnet_lite(variant: str, precision: str, weights: str = "") -> Any:
+    """The network with outputs reordered to [pooled, grid, logits]; with ``weights`` (a
+    :func:`tounum.backbone.weights.save_tuned_weights` file) instead of the ImageNet ones."""
     import keras
 
     from tounum.backbone.weights import load_efficientnet_lite, load_tuned_weights

@@ -39,6 +39,19 @@ FIRST_VIEW_CHANCES = {"grey": 0.3, "screen": 0.25, "aged": 0.0}
 INPUTS = ("pooled", "style", "top")  # the fields of tounum.backbone.Features a descriptor may use
 
 
+def scan_chances(config) -> dict[str, float]:
+    """The chances of the scan view's steps that ``config`` (a :class:`tounum.config.ClassifyConfig`)
+    sets, as :func:`image_views` and :func:`tounum.classify.augment.scan_view` take them.
+
+    Example
+    -------
+    >>> from tounum.config import ClassifyConfig
+    >>> scan_chances(ClassifyConfig())
+    {'grey': 0.3, 'screen': 0.25, 'aged': 0.15}
+    """
+    return {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
+
+
 def descriptor(features, inputs: Sequence[str] = ("pooled",)) -> np.ndarray:
     """The classifier's input vectors: the named fields of ``features`` side by side, (N, D) float32.
 

@@ -29,7 +29,7 @@ import numpy as np
 from tounum.classify.augment import scan_view
 from tounum.classify.calibrate import nll
 from tounum.classify.data import CLASSES
-from tounum.classify.features import image_views, prepare
+from tounum.classify.features import image_views, prepare, scan_chances
 from tounum.classify.model import LinearStack, class_weights
 from tounum.config import ClassifyConfig, ConfigError
 
@@ -82,7 +82,7 @@ def finetune_seed(config: ClassifyConfig) -> int:
 def _epoch_batches(images: list[np.ndarray], y: np.ndarray, fit_idx: np.ndarray, epoch: int, backbone,
                    config: ClassifyConfig, descreen: dict[str, float] | None) -> Iterator[tuple]:
     """(pixels, labels, sample weights) batches of one epoch: a fresh view of every fit image."""
-    scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
+    scan = scan_chances(config)
     weights = class_weights(y[fit_idx])
     seed = finetune_seed(config)
     order = np.random.default_rng([seed, epoch]).permutation(fit_idx)
@@ -142,7 +142,7 @@ def finetune_backbone(images: list[np.ndarray], y: np.ndarray, held: np.ndarray,
         steps = -(-len(fit_idx) // config.finetune_backbone_batch) * config.finetune_backbone_epochs
         rate = keras.optimizers.schedules.CosineDecay(rate, steps)
     net.compile(keras.optimizers.Adam(rate), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
+    scan = scan_chances(config)
     held_views, held_y = [], []
     for j in held_idx:  # the recipe's views of each held-out image, as its features score them
         views = image_views([images[j]], [int(j)], config.augmented_views, config.seed, None, scan)

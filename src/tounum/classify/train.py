@@ -27,7 +27,7 @@ from tounum.classify import metrics
 from tounum.classify.calibrate import calibrated_probs, fit_temperature, nll, photo_threshold
 from tounum.classify.classifier import PHOTO, TUNED_WEIGHTS, Classifier
 from tounum.classify.data import CLASSES, IMAGE_SUFFIXES, holdout_split, read_images, scan_tree
-from tounum.classify.features import pooled_views
+from tounum.classify.features import pooled_views, scan_chances
 from tounum.classify.model import LinearStack, export_head, train_head, train_logistic
 from tounum.classify.topblocks import FINETUNE_BACKBONE, TopStack, build_top_model, export_top, top_convs, train_top
 from tounum.config import ClassifyConfig, ConfigError, cache_dir
@@ -131,7 +131,7 @@ def extract(data_dir: str | Path, config: ClassifyConfig | None = None, backbone
     cache = Path(cache) if cache else cache_dir() / "classify"
     descreen = {"min_strength": config.descreen_min_strength, "blur": config.descreen_blur} \
         if config.descreen else None
-    scan = {"grey": config.grey_views, "screen": config.halftone_views, "aged": config.aged_views}
+    scan = scan_chances(config)
     if not getattr(backbone, "style_size", 0):
         inputs = tuple(name for name in inputs if name != "style")
     train_dir, dev_dir = split_dirs(data_dir)
