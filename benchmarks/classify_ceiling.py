@@ -5,7 +5,7 @@ The robustness table (``classify_robustness.py``) degrades each dev image by one
 descriptors, its logistic regression C, classes balanced; the same train split and held-out part)
 is fitted again with the train images under **that very condition**, as the classifier reads them
 (descreened when a screen is found), so the head knows in advance what the test will do to the
-images. The heads:
+images; ``--c`` fits every head at another L2 strength. The heads:
 
 - ``recipe``: the shipped recipe's own views (the clean image and 5 random scan views): the
   reference, refitted here.
@@ -101,12 +101,13 @@ def main() -> None:
     parser.add_argument("--model", help="classifier folder whose recipe is refitted (default: the shipped one)")
     parser.add_argument("--degradations", nargs="+", choices=list(DEGRADATIONS), default=list(DEGRADATIONS))
     parser.add_argument("--no-descreen", action="store_true", help="leave screens in the degraded images")
+    parser.add_argument("--c", type=float, help="inverse L2 strength of every head (default: the model's)")
     parser.add_argument("--views-sweep", action="store_true", help="fit on the clean image and K scan views instead")
     parser.add_argument("--json-out", help="also write the results as JSON here")
     args = parser.parse_args()
     clf = load_classifier(args.model)
     config = dataclasses.replace(clf.training_config(), extra_photos=args.extra_photos)
-    c = clf.info["logistic_c"]
+    c = args.c or clf.info["logistic_c"]
     backbone = clf.backbone()
     data = extract(args.data, config, backbone, inputs=tuple(clf.inputs))
     descreen = None if args.no_descreen else data.descreen
