@@ -42,14 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tounum.classify import metrics
 from tounum.classify.augment import DEGRADATIONS
 from tounum.classify.calibrate import calibrated_probs, photo_threshold
-from tounum.classify.classifier import PHOTO, load_classifier
+from tounum.classify.classifier import PHOTO, Classifier, load_classifier
 from tounum.classify.data import CLASSES
 from tounum.classify.features import pooled_views
 from tounum.classify.model import train_logistic
-from tounum.classify.train import decisions, extract
+from tounum.classify.train import decisions, evaluate_features, extract
 from tounum.config import cache_dir
 from shared_data import add_doctype_arguments
 
@@ -64,15 +63,24 @@ def degraded(paths: list[str], condition: str, backbone, inputs, descreen) -> np
 
 
 def scores(head, temperature: float, threshold: float, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(macro-F1, photo-vs-rest accuracy) of a head with its decisions."""
-    probs = calibrated_probs(head.logits(x), temperature)
-    r = metrics.report([CLASSES[i] for i in y], [CLASSES[i] for i in probs.argmax(1)], probs[:, PHOTO] >= threshold)
+    """(macro-F1, photo-vs-rest accuracy) of a head deciding as a shipped classifier does."""
+    r = evaluate_features(Classifier(head, temperature, threshold, {}), x, [CLASSES[i] for i in y])
     return r["macro_f1"], r["photo_vs_rest"]["accuracy"]
+
+
+def points(after: tuple[float, float], before: tuple[float, float]) -> list[float]:
+    """The change from ``before`` to ``after`` of both scores, in points."""
+    return [round(100 * (a - b), 2) for a, b in zip(after, before)]
 
 
 def cell(pair: tuple[float, float]) -> str:
     """A table cell: macro-F1 / photo-vs-rest accuracy."""
     return f"{pair[0]:.4f} / {100 * pair[1]:.2f}%"
+
+
+def change(pair: list[float]) -> str:
+    """A table cell: the change of both scores, in points."""
+    return f"{pair[0]:+.2f} / {pair[1]:+.2f}"
 
 
 def views_sweep(data, config, fitted, descreen, backbone, args) -> None:
@@ -88,9 +96,8 @@ def views_sweep(data, config, fitted, descreen, backbone, args) -> None:
         print(json.dumps(rows[-1]), flush=True)
     print("\n| scan views | " + " | ".join(dev) + " |\n" + "|---" * (len(dev) + 1) + "|")
     for r in rows:
-        changes = {n: f" ({100 * (r[n][0] - r['clean'][0]):+.2f} / {100 * (r[n][1] - r['clean'][1]):+.2f})"
-                   for n in dev if n != "clean"}
-        print(f"| {r['scan_views']} | " + " | ".join(cell(r[n]) + changes.get(n, "") for n in dev) + " |")
+        print(f"| {r['scan_views']} | " + " | ".join(
+            cell(r[n]) + ("" if n == "clean" else f" ({change(points(r[n], r['clean']))})") for n in dev) + " |")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1))
 
@@ -144,17 +151,16 @@ def main() -> None:
                    "threshold": round(float(thr), 4), "degraded": scores(head, t, thr, dev_x[condition], dev_y)}
             if name != "condition only":  # its threshold was chosen for degraded images, not clean ones
                 row["clean"] = scores(head, t, thr, data.dev.clean, dev_y)
-                row["change_from_own_clean"] = [round(100 * (row["degraded"][i] - row["clean"][i]), 2)
-                                                for i in range(2)]
-            row["change_from_recipe_clean"] = [round(100 * (row["degraded"][i] - clean[i]), 2) for i in range(2)]
+                row["change_from_own_clean"] = points(row["degraded"], row["clean"])
+            row["change_from_recipe_clean"] = points(row["degraded"], clean)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print("\n| condition | head | clean dev | degraded dev | change from its own clean | change from the recipe's"
           " clean |\n|---|---|---|---|---|---|")
     for r in rows:
-        own = "{:+.2f} / {:+.2f}".format(*r["change_from_own_clean"]) if "clean" in r else ""
-        print(f"| {r['condition']} | {r['head']} | {cell(r['clean']) if 'clean' in r else ''} | {cell(r['degraded'])} |"
-              f" {own} | {r['change_from_recipe_clean'][0]:+.2f} / {r['change_from_recipe_clean'][1]:+.2f} |")
+        own = (cell(r["clean"]), change(r["change_from_own_clean"])) if "clean" in r else ("", "")
+        print(f"| {r['condition']} | {r['head']} | {own[0]} | {cell(r['degraded'])} | {own[1]} |"
+              f" {change(r['change_from_recipe_clean'])} |")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1))
 
